@@ -1,0 +1,58 @@
+// One build for the three runtimes Agent Spend ships to:
+//  - the extension host (Node, CommonJS, `vscode` provided by the host),
+//  - the engine worker and the CLI (plain Node),
+//  - the breakdown webview (browser, IIFE).
+// Types are checked separately by `tsc --noEmit` (npm run typecheck): esbuild only strips them.
+const esbuild = require('esbuild');
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+/** @type {import('esbuild').BuildOptions} */
+const nodeCommon = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+};
+
+const builds = [
+  // Extension host: `vscode` is provided at runtime.
+  { ...nodeCommon, entryPoints: { extension: 'src/host/extension.ts' }, outdir: 'dist', external: ['vscode'] },
+  // The engine runs in a worker thread, for the extension host and the CLI's live view alike.
+  { ...nodeCommon, entryPoints: { engineWorker: 'src/core/engineWorker.ts' }, outdir: 'dist' },
+  // The CLI, an executable with a shebang.
+  { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  // The breakdown webview: browser code.
+  {
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+    entryPoints: { webview: 'webview/main.ts' },
+    outdir: 'dist',
+  },
+];
+
+async function main() {
+  const contexts = await Promise.all(builds.map((options) => esbuild.context(options)));
+  if (watch) {
+    await Promise.all(contexts.map((context) => context.watch()));
+    return;
+  }
+  await Promise.all(contexts.map((context) => context.rebuild()));
+  await Promise.all(contexts.map((context) => context.dispose()));
+  // npm does not keep the executable bit on a built file; the CLI must be runnable as `agent-spend`.
+  require('fs').chmodSync('dist/cli.js', 0o755);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

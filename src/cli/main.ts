@@ -1,0 +1,155 @@
+// `agent-spend`: the engine from a terminal. `report` runs the engine in this process (a one-shot scan has no UI
+// to keep responsive); `watch` runs it in its worker thread, exactly as the extension does.
+
+import * as fs from 'node:fs';
+import { Engine, type ScanProgress } from '../core/engine';
+import { EngineClient } from '../core/engineClient';
+import { parsePriceOverrides, type PriceOverrides } from '../core/pricing/pricing';
+import type { Report } from '../core/report';
+import { defaultStateDir } from '../core/stateStore';
+import { formatReport } from './format';
+import { parseArgs, UsageError, USAGE, type CliOptions } from './args';
+import { version } from '../../package.json';
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`agent-spend: ${message}\n`);
+  process.exit(code);
+}
+
+function loadPrices(options: CliOptions): PriceOverrides | undefined {
+  const file = options.pricesFile ?? process.env.AGENT_SPEND_PRICES;
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    fail(`cannot read price overrides: ${(error as Error).message}`, 2);
+  }
+  try {
+    return parsePriceOverrides(text, file);
+  } catch (error) {
+    fail((error as Error).message, 2);
+  }
+}
+
+function stateDirOf(options: CliOptions): string | null {
+  if (options.noState) return null;
+  return options.stateDir ?? defaultStateDir(process.env);
+}
+
+/** Progress only when a scan takes long enough to wonder about it. */
+function progressReporter(): { onProgress: (p: ScanProgress) => void; done: () => void } {
+  const started = Date.now();
+  let lastPrinted = 0;
+  let printed = false;
+  const tty = process.stderr.isTTY;
+  return {
+    onProgress(p) {
+      const now = Date.now();
+      if (now - started < 1000 || now - lastPrinted < (tty ? 200 : 5000)) return;
+      lastPrinted = now;
+      printed = true;
+      const mb = (n: number) => (n / 1048576).toFixed(0);
+      const line = `scanning logs: ${p.filesDone}/${p.filesTotal} files, ${mb(p.bytesDone)}/${mb(p.bytesTotal)} MB`;
+      process.stderr.write(tty ? `\r${line}\u001b[K` : `${line}\n`);
+    },
+    done() {
+      if (printed && tty) process.stderr.write('\r\u001b[K');
+    },
+  };
+}
+
+function noLogsMessage(roots: string[]): string {
+  return `no logs found under ${roots.join(', ')} (set CLAUDE_CONFIG_DIR if Claude Code keeps them elsewhere)`;
+}
+
+function runReport(options: CliOptions): void {
+  const engine = new Engine({
+    env: process.env,
+    stateDir: stateDirOf(options),
+    priceOverrides: loadPrices(options),
+    log: process.env.AGENT_SPEND_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  });
+  engine.open();
+  if (engine.existingRoots().length === 0) process.stderr.write(`agent-spend: ${noLogsMessage(engine.watchRoots())}\n`);
+  const progress = progressReporter();
+  engine.scan(undefined, progress.onProgress);
+  progress.done();
+  try {
+    engine.save();
+  } catch (error) {
+    process.stderr.write(`agent-spend: could not save state: ${(error as Error).message}\n`);
+  }
+  const report = engine.report({ sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by });
+  for (const warning of report.warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);
+  process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+}
+
+function runWatch(options: CliOptions): void {
+  const tty = process.stdout.isTTY && !options.json;
+  let lastWarnings = '';
+  let reportedMissing = false;
+  const client = new EngineClient(
+    {
+      env: { ...process.env },
+      stateDir: stateDirOf(options),
+      priceOverrides: loadPrices(options),
+      query: { sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by },
+      watch: true,
+    },
+    {
+      onSnapshot({ report }: { report: Report }) {
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(report)}\n`);
+        } else {
+          const rows = tty ? Math.max(5, (process.stdout.rows ?? 40) - 14) : Infinity;
+          const text = formatReport(report, rows);
+          process.stdout.write(tty ? `\u001b[H\u001b[2J${text}\n\nWatching for changes; Ctrl+C to quit.\n` : `${text}\n\n`);
+        }
+        const warnings = report.warnings.join('\n');
+        if (warnings && warnings !== lastWarnings) process.stderr.write(`agent-spend: warning: ${warnings}\n`);
+        lastWarnings = warnings;
+      },
+      onLog(message) {
+        if (!reportedMissing && message.startsWith('scanned 0/0')) {
+          reportedMissing = true;
+          process.stderr.write(`agent-spend: ${noLogsMessage(new Engine({ env: process.env, stateDir: null }).watchRoots())}; waiting for them to appear\n`);
+        }
+        if (process.env.AGENT_SPEND_DEBUG) process.stderr.write(`${message}\n`);
+      },
+      onError(message) {
+        process.stderr.write(`agent-spend: ${message}\n`);
+      },
+    },
+  );
+  const quit = () => void client.stop().then(() => process.exit(0));
+  process.on('SIGINT', quit);
+  process.on('SIGTERM', quit);
+}
+
+export function main(argv: string[]): void {
+  let options: CliOptions;
+  try {
+    options = parseArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`agent-spend: ${error.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  switch (options.command) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    case 'version':
+      process.stdout.write(`${version}\n`);
+      return;
+    case 'report':
+      return runReport(options);
+    case 'watch':
+      return runWatch(options);
+  }
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,77 @@
+// Runs the engine in its worker thread and turns its messages into callbacks. Used by the extension host and by
+// `agent-spend watch`.
+
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { EngineWorkerOptions, FromWorker, ToWorker } from './engineProtocol';
+import type { ReportQuery } from './report';
+
+export interface EngineClientHandlers {
+  onSnapshot(message: Extract<FromWorker, { type: 'snapshot' }>): void;
+  onProgress?(message: Extract<FromWorker, { type: 'progress' }>): void;
+  onLog?(message: string): void;
+  onError?(message: string): void;
+}
+
+export class EngineClient {
+  private readonly worker: Worker;
+  private stopped: Promise<void> | null = null;
+
+  /** `workerScript` defaults to engineWorker.js beside the running bundle (dist/). */
+  constructor(
+    options: EngineWorkerOptions,
+    private readonly handlers: EngineClientHandlers,
+    workerScript = path.join(__dirname, 'engineWorker.js'),
+  ) {
+    this.worker = new Worker(workerScript);
+    this.worker.on('message', (message: FromWorker) => this.dispatch(message));
+    this.worker.on('error', (error) => handlers.onError?.(error.stack ?? String(error)));
+    this.send({ type: 'init', options });
+  }
+
+  private dispatch(message: FromWorker): void {
+    switch (message.type) {
+      case 'snapshot':
+        this.handlers.onSnapshot(message);
+        break;
+      case 'progress':
+        this.handlers.onProgress?.(message);
+        break;
+      case 'log':
+        this.handlers.onLog?.(message.message);
+        break;
+      case 'error':
+        this.handlers.onError?.(message.message);
+        break;
+      case 'stopped':
+        break;
+    }
+  }
+
+  private send(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  setQuery(query: ReportQuery): void {
+    this.send({ type: 'query', query });
+  }
+
+  refresh(): void {
+    this.send({ type: 'refresh' });
+  }
+
+  /** Saves the ledger and ends the worker; resolves once it has exited. */
+  stop(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = new Promise<void>((resolve) => {
+        const timeout = setTimeout(() => void this.worker.terminate().then(() => resolve()), 5000);
+        this.worker.once('exit', () => {
+          clearTimeout(timeout);
+          resolve();
+        });
+        this.send({ type: 'stop' });
+      });
+    }
+    return this.stopped;
+  }
+}

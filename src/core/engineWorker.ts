@@ -1,0 +1,150 @@
+// The engine's thread. Parsing megabytes of logs must never block the extension host (or the CLI's redraws):
+// this worker owns the Engine, watches the log folders with chokidar, and posts a snapshot after every change.
+
+import { watch, type FSWatcher } from 'chokidar';
+import * as fs from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { Engine, type ScanResult } from './engine';
+import type { EngineWorkerOptions, FromWorker, ToWorker } from './engineProtocol';
+import type { ReportQuery } from './report';
+
+const port = parentPort;
+if (!port) throw new Error('engineWorker must run in a worker thread');
+
+function post(message: FromWorker): void {
+  port!.postMessage(message);
+}
+
+let engine: Engine | null = null;
+let query: ReportQuery = {};
+let watcher: FSWatcher | null = null;
+let lastPostedRevision = -1;
+let pending = new Set<string>();
+let debounceTimer: NodeJS.Timeout | null = null;
+let saveTimer: NodeJS.Timeout | null = null;
+let rescanTimer: NodeJS.Timeout | null = null;
+let rootPoll: NodeJS.Timeout | null = null;
+let options: EngineWorkerOptions;
+
+function summary(scan: ScanResult): Omit<ScanResult, 'unreadable'> & { unreadable: number } {
+  return { ...scan, unreadable: scan.unreadable.length };
+}
+
+function publish(scan?: ScanResult, force = false): void {
+  if (!engine) return;
+  if (!force && engine.ledger.revision === lastPostedRevision) return;
+  lastPostedRevision = engine.ledger.revision;
+  post({ type: 'snapshot', report: engine.report(query), ...(scan ? { scan: summary(scan) } : {}) });
+}
+
+function scheduleSave(): void {
+  if (saveTimer) return;
+  // Saving is a full rewrite of the state file: batch it, the logs are the source of truth meanwhile.
+  saveTimer = setTimeout(() => {
+    saveTimer = null;
+    safely(() => engine?.save());
+  }, 2000);
+}
+
+function safely(action: () => void): void {
+  try {
+    action();
+  } catch (error) {
+    post({ type: 'error', message: (error as Error).stack ?? String(error) });
+  }
+}
+
+function flush(): void {
+  debounceTimer = null;
+  if (!engine) return;
+  const paths = [...pending];
+  pending = new Set();
+  safely(() => {
+    const scan = engine!.scan(paths);
+    publish(scan);
+    scheduleSave();
+  });
+}
+
+function onFileEvent(file: string): void {
+  if (!file.endsWith('.jsonl')) return;
+  pending.add(file);
+  if (!debounceTimer) debounceTimer = setTimeout(flush, options.debounceMs ?? 40);
+}
+
+function fullRescan(): void {
+  safely(() => {
+    const scan = engine!.scan();
+    publish(scan);
+    scheduleSave();
+  });
+}
+
+function startWatching(): void {
+  const roots = engine!.watchRoots();
+  const present = roots.filter((root) => fs.existsSync(root));
+  const missing = roots.filter((root) => !present.includes(root));
+  if (present.length > 0) {
+    if (!watcher) {
+      watcher = watch(present, { ignoreInitial: true, persistent: true, depth: 8 });
+      watcher.on('add', onFileEvent).on('change', onFileEvent);
+      watcher.on('error', (error) => post({ type: 'log', message: `watcher: ${String(error)}` }));
+    } else {
+      watcher.add(present);
+    }
+  }
+  if (missing.length > 0 && !rootPoll) {
+    // An agent that has never run has no folder yet; look for it now and then, and watch it once it appears.
+    rootPoll = setInterval(() => {
+      const appeared = missing.filter((root) => fs.existsSync(root));
+      if (appeared.length === 0) return;
+      clearInterval(rootPoll!);
+      rootPoll = null;
+      fullRescan();
+      startWatching();
+    }, 5000);
+  }
+  rescanTimer = setInterval(fullRescan, options.rescanIntervalMs ?? 60_000);
+}
+
+async function stop(): Promise<void> {
+  for (const timer of [debounceTimer, saveTimer]) if (timer) clearTimeout(timer);
+  for (const timer of [rescanTimer, rootPoll]) if (timer) clearInterval(timer);
+  await watcher?.close();
+  safely(() => engine?.save());
+  post({ type: 'stopped' });
+  port!.close();
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'init': {
+      options = message.options;
+      query = options.query ?? {};
+      safely(() => {
+        engine = new Engine({
+          env: options.env,
+          stateDir: options.stateDir,
+          priceOverrides: options.priceOverrides,
+          log: (line) => post({ type: 'log', message: line }),
+        });
+        engine.open();
+        const scan = engine.scan(undefined, (progress) => post({ type: 'progress', progress }));
+        publish(scan, true);
+        engine.save();
+        if (options.watch !== false) startWatching();
+      });
+      break;
+    }
+    case 'query':
+      query = message.query;
+      publish(undefined, true);
+      break;
+    case 'refresh':
+      fullRescan();
+      break;
+    case 'stop':
+      void stop();
+      break;
+  }
+});

@@ -1,0 +1,331 @@
+// The ledger: one record per billed request, deduplicated across every file, never shrinking.
+//
+// Records live in columns (typed arrays) rather than objects: a year of heavy use is a few hundred thousand
+// records, and columns make persistence a memcpy and aggregation a tight loop. The key -> row index is built
+// lazily, because a warm `report` with nothing new to read never needs it.
+
+import { PriceBook } from './pricing/pricing';
+import { totalTokens, type CostProvenance, type UsageEvent } from './usage';
+
+const FLAG_SIDECHAIN = 1;
+const FLAG_FAST = 2;
+const PROVENANCE_SHIFT = 2;
+const PROVENANCES: CostProvenance[] = ['computed', 'reported', 'estimated', 'unknown'];
+
+/** Interned strings: sessions, projects, models and agents repeat across thousands of records. */
+export class StringTable {
+  readonly values: string[];
+  private readonly index = new Map<string, number>();
+
+  constructor(values: string[] = []) {
+    this.values = values;
+    values.forEach((value, i) => this.index.set(value, i));
+  }
+
+  intern(value: string): number {
+    let id = this.index.get(value);
+    if (id === undefined) {
+      id = this.values.length;
+      this.values.push(value);
+      this.index.set(value, id);
+    }
+    return id;
+  }
+}
+
+export interface LedgerColumns {
+  timestamp: Float64Array;
+  agent: Int32Array;
+  session: Int32Array;
+  project: Int32Array;
+  model: Int32Array;
+  requestTag: Int32Array;
+  inputTokens: Float64Array;
+  outputTokens: Float64Array;
+  cacheWrite5mTokens: Float64Array;
+  cacheWrite1hTokens: Float64Array;
+  cacheReadTokens: Float64Array;
+  /** USD; NaN when the model's price is unknown. */
+  costUsd: Float64Array;
+  flags: Uint8Array;
+}
+
+export const COLUMN_NAMES: Array<keyof LedgerColumns> = [
+  'timestamp',
+  'agent',
+  'session',
+  'project',
+  'model',
+  'requestTag',
+  'inputTokens',
+  'outputTokens',
+  'cacheWrite5mTokens',
+  'cacheWrite1hTokens',
+  'cacheReadTokens',
+  'costUsd',
+  'flags',
+];
+
+export function allocateColumns(capacity: number): LedgerColumns {
+  return {
+    timestamp: new Float64Array(capacity),
+    agent: new Int32Array(capacity),
+    session: new Int32Array(capacity),
+    project: new Int32Array(capacity),
+    model: new Int32Array(capacity),
+    requestTag: new Int32Array(capacity),
+    inputTokens: new Float64Array(capacity),
+    outputTokens: new Float64Array(capacity),
+    cacheWrite5mTokens: new Float64Array(capacity),
+    cacheWrite1hTokens: new Float64Array(capacity),
+    cacheReadTokens: new Float64Array(capacity),
+    costUsd: new Float64Array(capacity),
+    flags: new Uint8Array(capacity),
+  };
+}
+
+export type UpsertResult = 'added' | 'replaced' | 'kept';
+
+/** One record as an object, for reports and tests. */
+export interface LedgerRecord {
+  key: string;
+  agent: string;
+  timestamp: number;
+  sessionId: string;
+  project: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  cacheReadTokens: number;
+  costUsd: number | null;
+  costProvenance: CostProvenance;
+  sidechain: boolean;
+  fast: boolean;
+}
+
+export class Ledger {
+  readonly strings: StringTable;
+  columns: LedgerColumns;
+  size: number;
+  private keys: string[] | null;
+  private keysBlob: string | null;
+  private keyIndex: Map<string, number> | null = null;
+  /** Bumped on every change, so that consumers can tell whether a snapshot is stale. */
+  revision = 0;
+
+  constructor(
+    readonly prices: PriceBook,
+    init?: { strings: string[]; columns: LedgerColumns; size: number; keysBlob: string },
+  ) {
+    this.strings = new StringTable(init?.strings ?? []);
+    this.columns = init?.columns ?? allocateColumns(1024);
+    this.size = init?.size ?? 0;
+    this.keysBlob = init?.keysBlob ?? null;
+    this.keys = init ? null : [];
+  }
+
+  /** Keys joined by newlines, for persistence. */
+  serializeKeys(): string {
+    if (this.keys === null) return this.keysBlob ?? '';
+    return this.keys.join('\n');
+  }
+
+  key(row: number): string {
+    return this.allKeys()[row];
+  }
+
+  private allKeys(): string[] {
+    if (this.keys === null) {
+      this.keys = this.size === 0 ? [] : (this.keysBlob ?? '').split('\n');
+      this.keysBlob = null;
+    }
+    return this.keys;
+  }
+
+  private index(): Map<string, number> {
+    if (this.keyIndex === null) {
+      const keys = this.allKeys();
+      const index = new Map<string, number>();
+      for (let row = 0; row < keys.length; row++) index.set(keys[row], row);
+      this.keyIndex = index;
+    }
+    return this.keyIndex;
+  }
+
+  /**
+   * Adds a request, or merges it with the one already recorded under its identity. A response written several
+   * times (streamed blocks, resumed or copied sessions, subagent replays) keeps its largest figures and is never
+   * summed; totals therefore never go down, whatever order files are read in.
+   */
+  upsert(event: UsageEvent): UpsertResult {
+    const index = this.index();
+    let key = event.dedupeKey;
+    let row = index.get(key);
+    if (row !== undefined && event.requestTag !== 0) {
+      const storedTag = this.columns.requestTag[row];
+      const eitherSidechain = event.sidechain || (this.columns.flags[row] & FLAG_SIDECHAIN) !== 0;
+      // Two main-chain responses with one message id but different request ids are two requests (gateways that
+      // reuse ids); a side chain repeating a parent's message under a new request id is a replay of it.
+      if (storedTag !== 0 && storedTag !== event.requestTag && !eitherSidechain) {
+        key = `${key}#${event.requestTag}`;
+        row = index.get(key);
+      }
+    }
+    if (row === undefined) {
+      row = this.append(key, event);
+      index.set(key, row);
+      this.revision++;
+      return 'added';
+    }
+    if (!this.isBetter(event, row)) return 'kept';
+    this.write(row, event);
+    this.revision++;
+    return 'replaced';
+  }
+
+  /** The order that decides which copy of a response stands, independent of reading order. */
+  private isBetter(event: UsageEvent, row: number): boolean {
+    const c = this.columns;
+    if (event.outputTokens !== c.outputTokens[row]) return event.outputTokens > c.outputTokens[row];
+    const storedTotal =
+      c.inputTokens[row] + c.outputTokens[row] + c.cacheWrite5mTokens[row] + c.cacheWrite1hTokens[row] + c.cacheReadTokens[row];
+    const total = totalTokens(event);
+    if (total !== storedTotal) return total > storedTotal;
+    const storedSidechain = (c.flags[row] & FLAG_SIDECHAIN) !== 0;
+    if (event.sidechain !== storedSidechain) return !event.sidechain;
+    if (event.timestamp !== c.timestamp[row]) return event.timestamp < c.timestamp[row];
+    const storedSession = this.strings.values[c.session[row]];
+    return event.sessionId < storedSession;
+  }
+
+  private append(key: string, event: UsageEvent): number {
+    if (this.size === this.columns.timestamp.length) this.grow();
+    const row = this.size++;
+    this.allKeys().push(key);
+    this.write(row, event);
+    return row;
+  }
+
+  private grow(): void {
+    const next = allocateColumns(Math.max(1024, this.columns.timestamp.length * 2));
+    for (const name of COLUMN_NAMES) (next[name] as { set(a: ArrayLike<number>): void }).set(this.columns[name]);
+    this.columns = next;
+  }
+
+  private write(row: number, event: UsageEvent): void {
+    const c = this.columns;
+    c.timestamp[row] = event.timestamp;
+    c.agent[row] = this.strings.intern(event.agent);
+    c.session[row] = this.strings.intern(event.sessionId);
+    c.project[row] = this.strings.intern(event.project);
+    c.model[row] = this.strings.intern(event.model);
+    c.requestTag[row] = event.requestTag;
+    c.inputTokens[row] = event.inputTokens;
+    c.outputTokens[row] = event.outputTokens;
+    c.cacheWrite5mTokens[row] = event.cacheWrite5mTokens;
+    c.cacheWrite1hTokens[row] = event.cacheWrite1hTokens;
+    c.cacheReadTokens[row] = event.cacheReadTokens;
+    let provenance: CostProvenance;
+    let cost: number;
+    if (event.reportedCostUsd !== undefined && Number.isFinite(event.reportedCostUsd)) {
+      cost = event.reportedCostUsd;
+      provenance = 'reported';
+    } else {
+      cost = this.prices.cost(event.model, event.timestamp, event, event.fast);
+      provenance = Number.isNaN(cost) ? 'unknown' : 'computed';
+    }
+    c.costUsd[row] = cost;
+    c.flags[row] =
+      (event.sidechain ? FLAG_SIDECHAIN : 0) |
+      (event.fast ? FLAG_FAST : 0) |
+      (PROVENANCES.indexOf(provenance) << PROVENANCE_SHIFT);
+  }
+
+  provenance(row: number): CostProvenance {
+    return PROVENANCES[(this.columns.flags[row] >> PROVENANCE_SHIFT) & 3];
+  }
+
+  /** Recomputes every computed cost, after prices changed (new overrides, a newer table). */
+  reprice(): void {
+    const c = this.columns;
+    const s = this.strings.values;
+    for (let row = 0; row < this.size; row++) {
+      const provenance = this.provenance(row);
+      if (provenance === 'reported') continue;
+      const cost = this.prices.cost(
+        s[c.model[row]],
+        c.timestamp[row],
+        {
+          inputTokens: c.inputTokens[row],
+          outputTokens: c.outputTokens[row],
+          cacheWrite5mTokens: c.cacheWrite5mTokens[row],
+          cacheWrite1hTokens: c.cacheWrite1hTokens[row],
+          cacheReadTokens: c.cacheReadTokens[row],
+        },
+        (c.flags[row] & FLAG_FAST) !== 0,
+      );
+      c.costUsd[row] = cost;
+      const flags = c.flags[row] & (FLAG_SIDECHAIN | FLAG_FAST);
+      c.flags[row] = flags | (PROVENANCES.indexOf(Number.isNaN(cost) ? 'unknown' : 'computed') << PROVENANCE_SHIFT);
+    }
+    this.revision++;
+  }
+
+  /** Merges another ledger's records (another process wrote the shared state meanwhile). */
+  mergeFrom(other: Ledger): number {
+    let changed = 0;
+    for (let row = 0; row < other.size; row++) {
+      const record = other.record(row);
+      const result = this.upsert({
+        dedupeKey: record.key.replace(/#\d+$/, ''),
+        requestTag: other.columns.requestTag[row],
+        agent: record.agent,
+        timestamp: record.timestamp,
+        sessionId: record.sessionId,
+        project: record.project,
+        model: record.model,
+        inputTokens: record.inputTokens,
+        outputTokens: record.outputTokens,
+        cacheWrite5mTokens: record.cacheWrite5mTokens,
+        cacheWrite1hTokens: record.cacheWrite1hTokens,
+        cacheReadTokens: record.cacheReadTokens,
+        fast: record.fast,
+        sidechain: record.sidechain,
+        reportedCostUsd: record.costProvenance === 'reported' ? (record.costUsd ?? undefined) : undefined,
+      });
+      if (result !== 'kept') changed++;
+    }
+    return changed;
+  }
+
+  record(row: number): LedgerRecord {
+    const c = this.columns;
+    const s = this.strings.values;
+    const cost = c.costUsd[row];
+    return {
+      key: this.key(row),
+      agent: s[c.agent[row]],
+      timestamp: c.timestamp[row],
+      sessionId: s[c.session[row]],
+      project: s[c.project[row]],
+      model: s[c.model[row]],
+      inputTokens: c.inputTokens[row],
+      outputTokens: c.outputTokens[row],
+      cacheWrite5mTokens: c.cacheWrite5mTokens[row],
+      cacheWrite1hTokens: c.cacheWrite1hTokens[row],
+      cacheReadTokens: c.cacheReadTokens[row],
+      costUsd: Number.isNaN(cost) ? null : cost,
+      costProvenance: this.provenance(row),
+      sidechain: (c.flags[row] & FLAG_SIDECHAIN) !== 0,
+      fast: (c.flags[row] & FLAG_FAST) !== 0,
+    };
+  }
+
+  records(): LedgerRecord[] {
+    const out: LedgerRecord[] = [];
+    for (let row = 0; row < this.size; row++) out.push(this.record(row));
+    return out;
+  }
+}

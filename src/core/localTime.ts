@@ -1,0 +1,41 @@
+// Local calendar days without a Date object per record: the time zone offset is looked up once per 15 minutes of
+// UTC time (every zone in use changes its offset on a quarter hour of UTC, Lord Howe's half-hour DST included).
+
+const BUCKET_MS = 900_000;
+const DAY_MS = 86_400_000;
+
+export class LocalCalendar {
+  private readonly offsets = new Map<number, number>();
+
+  /** Offset of local time from UTC at `timestamp`, in ms (east positive). */
+  offsetAt(timestamp: number): number {
+    const bucket = Math.floor(timestamp / BUCKET_MS);
+    let offset = this.offsets.get(bucket);
+    if (offset === undefined) {
+      offset = -new Date(bucket * BUCKET_MS + BUCKET_MS / 2).getTimezoneOffset() * 60_000;
+      this.offsets.set(bucket, offset);
+    }
+    return offset;
+  }
+
+  /** Days since 1970-01-01 in local time. */
+  dayNumber(timestamp: number): number {
+    return Math.floor((timestamp + this.offsetAt(timestamp)) / DAY_MS);
+  }
+
+  /** `YYYY-MM-DD` for a local day number. */
+  static dayLabel(dayNumber: number): string {
+    return new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+  }
+
+  /** The local day number of a `YYYY-MM-DD` date, or undefined when it is not a real date. */
+  static parseDay(text: string): number | undefined {
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+    if (!match) return undefined;
+    const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+    const utc = Date.UTC(year, month - 1, day);
+    const check = new Date(utc);
+    if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return undefined;
+    return Math.floor(utc / DAY_MS);
+  }
+}

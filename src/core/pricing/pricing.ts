@@ -1,0 +1,219 @@
+// Model -> price. The bundled `@pydantic/genai-prices` table (pinned, offline) decides which price applies to a
+// model on a date; user overrides win over it. calcPrice costs ~20 µs a call, far too slow for every record of a
+// 1 GB scan, so the active rate card is resolved once per (model, day) and applied here.
+
+import { calcPrice, type ModelPrice } from '@pydantic/genai-prices';
+
+/** USD per million tokens. */
+export interface RateCard {
+  input: number;
+  cacheWrite5m: number;
+  cacheWrite1h: number;
+  cacheRead: number;
+  output: number;
+  /** Above this many input tokens (uncached + cache reads + writes), the whole request is priced at `above`. */
+  tier?: { threshold: number; above: Omit<RateCard, 'tier' | 'fastMultiplier'> };
+  /** Premium for `speed: "fast"` requests. */
+  fastMultiplier: number;
+}
+
+/** A user's price for one model, USD per million tokens. Omitted fields fall back to the bundled price. */
+export interface PriceOverride {
+  input?: number;
+  output?: number;
+  cacheWrite5m?: number;
+  cacheWrite1h?: number;
+  cacheRead?: number;
+  fastMultiplier?: number;
+}
+
+export type PriceOverrides = Record<string, PriceOverride>;
+
+export interface TokenCounts {
+  inputTokens: number;
+  outputTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  cacheReadTokens: number;
+}
+
+/** Anthropic's fast mode premium, by model family (Opus 4.6 and 4.7 bill fast output at 6x). */
+const FAST_MULTIPLIERS: Array<[RegExp, number]> = [[/^claude-opus-4-[6-9]/, 6]];
+
+/**
+ * Normalises the model names agents write into the names price tables use: drops Bedrock / Vertex region and
+ * vendor prefixes (`us.anthropic.`), Bedrock version suffixes (`-v1:0`) and Vertex `@date` separators.
+ */
+export function normaliseModel(model: string): string {
+  let name = model.trim().toLowerCase();
+  name = name.replace(/^(?:(?:us|eu|apac|global|jp|au)\.)?(?:anthropic\.|anthropic\/)/, '');
+  name = name.replace(/-v\d+(?::\d+)?$/, '');
+  name = name.replace(/@(\d{8})$/, '-$1');
+  return name;
+}
+
+function providerFor(model: string): string | undefined {
+  if (model.startsWith('claude')) return 'anthropic';
+  if (model.startsWith('gpt') || /^o\d/.test(model) || model.startsWith('codex')) return 'openai';
+  if (model.startsWith('gemini')) return 'google';
+  return undefined;
+}
+
+type PriceValue = number | { base: number; tiers: Array<{ start: number; price: number }> } | undefined;
+
+function baseOf(value: PriceValue): number | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'number' ? value : value.base;
+}
+
+function aboveOf(value: PriceValue, threshold: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return value;
+  let price = value.base;
+  for (const tier of value.tiers) if (threshold >= tier.start) price = tier.price;
+  return price;
+}
+
+function rateCardOf(prices: ModelPrice, model: string): RateCard | undefined {
+  const input = baseOf(prices.input_mtok as PriceValue);
+  const output = baseOf(prices.output_mtok as PriceValue);
+  if (input === undefined || output === undefined) return undefined;
+  const cacheWrite = baseOf(prices.cache_write_mtok as PriceValue) ?? input;
+  const card: RateCard = {
+    input,
+    output,
+    cacheWrite5m: cacheWrite,
+    // Where a table has no 1-hour write price, Anthropic's rule is 2x input.
+    cacheWrite1h: baseOf(prices.cache_write_1h_mtok as PriceValue) ?? input * 2,
+    cacheRead: baseOf(prices.cache_read_mtok as PriceValue) ?? input,
+    fastMultiplier: FAST_MULTIPLIERS.find(([pattern]) => pattern.test(model))?.[1] ?? 1,
+  };
+  const inputTiers = typeof prices.input_mtok === 'object' ? (prices.input_mtok as { tiers: Array<{ start: number }> }).tiers : [];
+  if (inputTiers.length > 0) {
+    const threshold = inputTiers[0].start;
+    card.tier = {
+      threshold,
+      above: {
+        input: aboveOf(prices.input_mtok as PriceValue, threshold) ?? card.input,
+        output: aboveOf(prices.output_mtok as PriceValue, threshold) ?? card.output,
+        cacheWrite5m: aboveOf(prices.cache_write_mtok as PriceValue, threshold) ?? card.cacheWrite5m,
+        cacheWrite1h: aboveOf(prices.cache_write_1h_mtok as PriceValue, threshold) ?? card.cacheWrite1h,
+        cacheRead: aboveOf(prices.cache_read_mtok as PriceValue, threshold) ?? card.cacheRead,
+      },
+    };
+  }
+  return card;
+}
+
+function applyOverride(card: RateCard | undefined, override: PriceOverride | undefined): RateCard | undefined {
+  if (!override) return card;
+  const input = override.input ?? card?.input;
+  const output = override.output ?? card?.output;
+  if (input === undefined || output === undefined) return undefined;
+  return {
+    input,
+    output,
+    cacheWrite5m: override.cacheWrite5m ?? card?.cacheWrite5m ?? input * 1.25,
+    cacheWrite1h: override.cacheWrite1h ?? card?.cacheWrite1h ?? input * 2,
+    cacheRead: override.cacheRead ?? card?.cacheRead ?? input * 0.1,
+    fastMultiplier: override.fastMultiplier ?? card?.fastMultiplier ?? 1,
+    // A user who sets their own price means it for every request size.
+    tier: undefined,
+  };
+}
+
+const DAY_MS = 86_400_000;
+
+export class PriceBook {
+  private readonly cards = new Map<string, RateCard | null>();
+  private readonly overrides: Map<string, PriceOverride>;
+  /** Changes whenever the prices this book gives could change: stored costs computed under another are redone. */
+  readonly version: string;
+
+  constructor(overrides: PriceOverrides = {}) {
+    this.overrides = new Map(Object.entries(overrides).map(([model, price]) => [normaliseModel(model), price]));
+    this.version = `genai-prices@0.1.8;${JSON.stringify(Object.entries(overrides).sort())}`;
+  }
+
+  /** The rates for a model on the day of `timestamp`, or undefined when nobody knows its price. */
+  rates(model: string, timestamp: number): RateCard | undefined {
+    const day = Math.floor(timestamp / DAY_MS);
+    const cacheKey = `${model}\u0000${day}`;
+    let card = this.cards.get(cacheKey);
+    if (card === undefined) {
+      card = this.resolve(model, day) ?? null;
+      this.cards.set(cacheKey, card);
+    }
+    return card ?? undefined;
+  }
+
+  /** USD for one request, or NaN when the model's price is unknown (never 0: unknown is not free). */
+  cost(model: string, timestamp: number, tokens: TokenCounts, fast: boolean): number {
+    const card = this.rates(model, timestamp);
+    if (!card) return Number.NaN;
+    return costWith(card, tokens, fast);
+  }
+
+  private resolve(model: string, day: number): RateCard | undefined {
+    const name = normaliseModel(model);
+    const bundled = this.bundled(name, day);
+    return applyOverride(bundled, this.overrides.get(name) ?? this.overrides.get(model));
+  }
+
+  private bundled(name: string, day: number): RateCard | undefined {
+    const providerId = providerFor(name);
+    try {
+      // Noon of the day: the table's dated price changes take effect at day boundaries.
+      const result = calcPrice({ input_tokens: 1, output_tokens: 1 }, name, {
+        ...(providerId ? { providerId } : {}),
+        timestamp: new Date(day * DAY_MS + DAY_MS / 2),
+      });
+      return result ? rateCardOf(result.model_price, name) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export function costWith(card: RateCard, tokens: TokenCounts, fast: boolean): number {
+  const promptTokens = tokens.inputTokens + tokens.cacheWrite5mTokens + tokens.cacheWrite1hTokens + tokens.cacheReadTokens;
+  const rates = card.tier && promptTokens > card.tier.threshold ? card.tier.above : card;
+  const usd =
+    (tokens.inputTokens * rates.input +
+      tokens.outputTokens * rates.output +
+      tokens.cacheWrite5mTokens * rates.cacheWrite5m +
+      tokens.cacheWrite1hTokens * rates.cacheWrite1h +
+      tokens.cacheReadTokens * rates.cacheRead) /
+    1_000_000;
+  return fast ? usd * card.fastMultiplier : usd;
+}
+
+/** Parses a user's override file (`{ "model": { "input": 3, "output": 15, ... } }`), naming what is wrong. */
+export function parsePriceOverrides(text: string, source: string): PriceOverrides {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source}: not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new Error(`${source}: expected an object of model names to prices`);
+  }
+  const fields = ['input', 'output', 'cacheWrite5m', 'cacheWrite1h', 'cacheRead', 'fastMultiplier'];
+  const result: PriceOverrides = {};
+  for (const [model, value] of Object.entries(data as Record<string, unknown>)) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new Error(`${source}: "${model}" must be an object like {"input": 3, "output": 15} (USD per million tokens)`);
+    }
+    const override: PriceOverride = {};
+    for (const [field, price] of Object.entries(value as Record<string, unknown>)) {
+      if (!fields.includes(field)) throw new Error(`${source}: "${model}.${field}" is not one of ${fields.join(', ')}`);
+      if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) {
+        throw new Error(`${source}: "${model}.${field}" must be a non-negative number`);
+      }
+      override[field as keyof PriceOverride] = price;
+    }
+    result[model] = override;
+  }
+  return result;
+}

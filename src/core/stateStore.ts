@@ -1,0 +1,234 @@
+// Persistence of the ledger and the file cursors in one binary file.
+//
+// Layout: magic, header length, header JSON (cursors, strings, record count, price version), keys (newline
+// separated), then each column's raw bytes, 8-byte aligned, then a CRC-32 of everything before it. Writes go to a
+// temporary file that is renamed over the old one, so a reader sees either the old state or the new one. Writers on
+// the same directory take a lock file and merge what another process wrote since they loaded, so two processes
+// (two VS Code windows, the CLI beside the extension) never lose each other's records.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { allocateColumns, COLUMN_NAMES, Ledger, type LedgerColumns } from './ledger';
+import type { PriceBook } from './pricing/pricing';
+import type { FileCursor } from './tail';
+
+const MAGIC = Buffer.from('AGSPEND1', 'latin1');
+const FORMAT_VERSION = 1;
+export const STATE_FILE = 'ledger.bin';
+const LOCK_FILE = 'ledger.lock';
+
+interface Header {
+  format: number;
+  size: number;
+  strings: string[];
+  cursors: Record<string, FileCursor>;
+  priceVersion: string;
+  /** Changes on every write: a writer that sees another generation merges before it writes. */
+  generation: string;
+  keysBytes: number;
+}
+
+export interface LoadedState {
+  ledger: Ledger;
+  cursors: Map<string, FileCursor>;
+  generation: string;
+}
+
+export type LoadOutcome =
+  | { kind: 'loaded'; state: LoadedState }
+  | { kind: 'missing' }
+  | { kind: 'corrupt'; reason: string };
+
+/** The default state directory for the CLI: $XDG_STATE_HOME/agent-spend (or the OS equivalent). */
+export function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  if (env.AGENT_SPEND_HOME) return path.resolve(env.AGENT_SPEND_HOME);
+  const home = env.HOME || env.USERPROFILE || os.homedir();
+  if (process.platform === 'win32') {
+    return path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'agent-spend');
+  }
+  if (process.platform === 'darwin') return path.join(home, 'Library', 'Application Support', 'agent-spend');
+  return path.join(env.XDG_STATE_HOME || path.join(home, '.local', 'state'), 'agent-spend');
+}
+
+const crcTable = (() => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+
+/** CRC-32; zlib's native one where this Node has it (20.15+), else a table-driven fallback. */
+export function crc32(data: Uint8Array): number {
+  const native = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
+  if (native) return native(data) >>> 0;
+  let crc = -1;
+  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+export function encodeState(ledger: Ledger, cursors: Map<string, FileCursor>, generation: string): Buffer {
+  const keys = Buffer.from(ledger.serializeKeys(), 'utf8');
+  const header: Header = {
+    format: FORMAT_VERSION,
+    size: ledger.size,
+    strings: ledger.strings.values,
+    cursors: Object.fromEntries(cursors),
+    priceVersion: ledger.prices.version,
+    generation,
+    keysBytes: keys.length,
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const parts: Buffer[] = [MAGIC];
+  const lengths = Buffer.alloc(4);
+  lengths.writeUInt32LE(headerBytes.length, 0);
+  parts.push(lengths, headerBytes, keys);
+  let offset = MAGIC.length + 4 + headerBytes.length + keys.length;
+  for (const name of COLUMN_NAMES) {
+    const padding = align8(offset) - offset;
+    if (padding) parts.push(Buffer.alloc(padding));
+    offset += padding;
+    const column = ledger.columns[name];
+    const bytes = Buffer.from(column.buffer, column.byteOffset, ledger.size * column.BYTES_PER_ELEMENT);
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  const body = Buffer.concat(parts);
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32LE(crc32(body), 0);
+  return Buffer.concat([body, trailer]);
+}
+
+export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
+  if (data.length < MAGIC.length + 8 || !data.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new Error('not an Agent Spend state file');
+  }
+  const bodyLength = data.length - 4;
+  if (crc32(data.subarray(0, bodyLength)) !== data.readUInt32LE(bodyLength)) {
+    throw new Error('checksum mismatch (truncated or damaged)');
+  }
+  const headerLength = data.readUInt32LE(MAGIC.length);
+  let offset = MAGIC.length + 4;
+  const header = JSON.parse(data.toString('utf8', offset, offset + headerLength)) as Header;
+  if (header.format !== FORMAT_VERSION) throw new Error(`unknown state format ${header.format}`);
+  offset += headerLength;
+  const keysBlob = data.toString('utf8', offset, offset + header.keysBytes);
+  offset += header.keysBytes;
+  const capacity = Math.max(1024, header.size + (header.size >> 2));
+  const columns: LedgerColumns = allocateColumns(capacity);
+  for (const name of COLUMN_NAMES) {
+    offset = align8(offset);
+    const column = columns[name];
+    const byteLength = header.size * column.BYTES_PER_ELEMENT;
+    if (offset + byteLength > bodyLength) throw new Error('columns run past the end of the file');
+    new Uint8Array(column.buffer, 0, byteLength).set(data.subarray(offset, offset + byteLength));
+    offset += byteLength;
+  }
+  const ledger = new Ledger(prices, { strings: header.strings, columns, size: header.size, keysBlob });
+  if (header.priceVersion !== prices.version) ledger.reprice();
+  return { ledger, cursors: new Map(Object.entries(header.cursors)), generation: header.generation };
+}
+
+export class StateStore {
+  readonly file: string;
+  private readonly lockFile: string;
+
+  constructor(readonly dir: string) {
+    this.file = path.join(dir, STATE_FILE);
+    this.lockFile = path.join(dir, LOCK_FILE);
+  }
+
+  load(prices: PriceBook): LoadOutcome {
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(this.file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+      return { kind: 'corrupt', reason: `cannot read ${this.file}: ${(error as Error).message}` };
+    }
+    try {
+      return { kind: 'loaded', state: decodeState(data, prices) };
+    } catch (error) {
+      return { kind: 'corrupt', reason: `${this.file}: ${(error as Error).message}` };
+    }
+  }
+
+  /**
+   * Writes the state atomically. If another process saved since `loadedGeneration`, its records and cursors are
+   * merged in first. Returns the new generation.
+   */
+  save(ledger: Ledger, cursors: Map<string, FileCursor>, loadedGeneration: string | undefined): string {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const release = this.lock();
+    try {
+      const current = this.load(ledger.prices);
+      if (current.kind === 'loaded' && current.state.generation !== loadedGeneration) {
+        ledger.mergeFrom(current.state.ledger);
+        for (const [file, theirs] of current.state.cursors) {
+          const ours = cursors.get(file);
+          // Their records are merged, so their further-read cursor is safe to adopt.
+          if (!ours || (ours.ino === theirs.ino && theirs.offset > ours.offset)) cursors.set(file, theirs);
+        }
+      }
+      const generation = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}`;
+      const data = encodeState(ledger, cursors, generation);
+      const temporary = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+      const fd = fs.openSync(temporary, 'w');
+      try {
+        fs.writeSync(fd, data, 0, data.length, 0);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(temporary, this.file);
+      return generation;
+    } finally {
+      release();
+    }
+  }
+
+  /** A lock file held only while writing; a lock left by a dead process or older than 30 s is taken over. */
+  private lock(): () => void {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const fd = fs.openSync(this.lockFile, 'wx');
+        fs.writeSync(fd, String(process.pid));
+        fs.closeSync(fd);
+        return () => fs.rmSync(this.lockFile, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if (this.lockIsStale() || Date.now() > deadline) {
+          fs.rmSync(this.lockFile, { force: true });
+          continue;
+        }
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+    }
+  }
+
+  private lockIsStale(): boolean {
+    try {
+      const stat = fs.statSync(this.lockFile);
+      if (Date.now() - stat.mtimeMs > 30_000) return true;
+      const pid = Number(fs.readFileSync(this.lockFile, 'utf8'));
+      if (!Number.isInteger(pid) || pid <= 0) return Date.now() - stat.mtimeMs > 1_000;
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'ESRCH';
+      }
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,150 @@
+// One test per trap of Claude Code's transcripts (../shared/formats/agent-logs.md §1d), each on its own fixture
+// folder under test/fixtures/claude-code/ (made by test/fixtures/make-claude-code-fixtures.mjs).
+
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { claudeCodeRoots, scanClaudeLine, LineKind, newClaudeLine } from '../../src/core/sources/claudeCode';
+import { FIXTURES, reportOf } from './helpers';
+
+const SESSION = '11111111-1111-4111-8111-111111111111';
+
+describe('Claude Code traps', () => {
+  it('one response written as several lines keeps the largest output, never the sum', () => {
+    const { report } = reportOf('streamed-response');
+    assert.equal(report.totals.requests, 1);
+    assert.equal(report.totals.outputTokens, 300);
+    assert.equal(report.totals.inputTokens, 10);
+    assert.equal(report.totals.cacheCreationTokens, 1000);
+    assert.equal(report.totals.cacheReadTokens, 20000);
+  });
+
+  it('lines copied into a resumed session are counted once, in the session that made them', () => {
+    const { report } = reportOf('resumed-copy');
+    assert.equal(report.totals.requests, 3);
+    assert.equal(report.totals.inputTokens, 600);
+    assert.equal(report.totals.outputTokens, 180);
+    const bySession = new Map(report.sessions.map((s) => [s.sessionId, s]));
+    assert.equal(bySession.get(SESSION)?.requests, 2);
+    assert.equal(bySession.get('22222222-2222-4222-8222-222222222222')?.requests, 1);
+  });
+
+  it('subagent usage counts for the parent session; a side chain replaying a parent message is not counted again', () => {
+    const { report } = reportOf('subagent');
+    assert.equal(report.sessions.length, 1);
+    const [session] = report.sessions;
+    assert.equal(session.sessionId, SESSION);
+    assert.equal(session.requests, 2);
+    assert.equal(session.outputTokens, 40 + 90);
+    assert.equal(session.cacheReadTokens, 30000);
+    assert.deepEqual(session.models, ['claude-haiku-4-5-20251001', 'claude-sonnet-4-5-20250929']);
+  });
+
+  it('lines without a requestId are deduplicated by message id', () => {
+    const { report } = reportOf('missing-request-id');
+    assert.equal(report.totals.requests, 2);
+    assert.equal(report.totals.outputTokens, 25 + 30);
+  });
+
+  it('<synthetic> error lines are not billed requests', () => {
+    const { report, scan } = reportOf('synthetic');
+    assert.equal(report.totals.requests, 1);
+    assert.equal(scan.syntheticLines, 1);
+    assert.deepEqual(report.sessions[0].models, ['claude-sonnet-4-5-20250929']);
+  });
+
+  it('a zero top-level cache_creation_input_tokens defers to the nested 5m/1h split, each at its own price', () => {
+    const { engine, report } = reportOf('nested-cache-creation');
+    assert.equal(report.totals.cacheCreationTokens, 1000);
+    const [record] = engine.ledger.records();
+    assert.equal(record.cacheWrite5mTokens, 300);
+    assert.equal(record.cacheWrite1hTokens, 700);
+    // Sonnet 4.5: 3 input, 3.75 5m write, 6 1h write, 0.30 read, 15 output ($/MTok)
+    const expected = (4 * 3 + 300 * 3.75 + 700 * 6 + 1000 * 0.3 + 50 * 15) / 1e6;
+    assert.ok(Math.abs((report.totals.costUsd ?? 0) - expected) < 1e-9, `${report.totals.costUsd} vs ${expected}`);
+  });
+
+  it('speed: "fast" is priced at the fast-mode premium', () => {
+    const { engine } = reportOf('fast-mode');
+    const [fast, standard] = engine.ledger.records().sort((a, b) => a.timestamp - b.timestamp);
+    assert.equal(fast.fast, true);
+    assert.equal(standard.fast, false);
+    assert.ok(standard.costUsd! > 0);
+    assert.ok(Math.abs(fast.costUsd! - 6 * standard.costUsd!) < 1e-12);
+  });
+
+  it('the project is the cwd the records carry, never a decoding of the folder name', () => {
+    const { report } = reportOf('cwd-from-records');
+    assert.equal(report.sessions[0].project, '/home/ana/my_shop.v2');
+  });
+
+  it('other line types are skipped, even huge ones with usage-shaped JSON inside', () => {
+    const { report, scan } = reportOf('other-line-types');
+    assert.equal(report.totals.requests, 1);
+    assert.equal(report.totals.inputTokens, 11);
+    assert.equal(report.totals.outputTokens, 22);
+    assert.equal(scan.malformedLines, 0);
+  });
+
+  it('a non-assistant line is recognised from its type without reading the rest of it', () => {
+    // Cut a user line short: had the scanner walked the whole line it would call it malformed.
+    const line = Buffer.from(
+      `{"parentUuid":null,"cwd":"/x","type":"user","message":{"role":"user","content":"${'y'.repeat(100000)}"}}`,
+    );
+    const out = newClaudeLine();
+    assert.equal(scanClaudeLine(line, 0, 60, out), LineKind.Other);
+    assert.equal(out.cwd, '/x');
+  });
+
+  it('malformed lines are counted and skipped; a torn line that ran into the next record gives that record back', () => {
+    const { report, scan } = reportOf('malformed-lines');
+    assert.equal(report.totals.requests, 3);
+    assert.equal(report.totals.inputTokens, 60);
+    assert.equal(report.totals.outputTokens, 120);
+    assert.equal(scan.malformedLines, 3);
+    assert.equal(scan.recoveredLines, 1);
+  });
+
+  it('two main-chain requests that a gateway gave one message id stay two requests', () => {
+    const { report } = reportOf('reused-message-id');
+    assert.equal(report.totals.requests, 2);
+    assert.equal(report.totals.inputTokens, 300);
+  });
+
+  it('an unknown model keeps its tokens and has an unknown cost, never 0', () => {
+    const { engine, report } = reportOf('unknown-model');
+    assert.equal(report.totals.requests, 2);
+    assert.equal(report.totals.inputTokens, 2000);
+    assert.equal(report.totals.unpricedRequests, 1);
+    const unknown = engine.ledger.records().find((r) => r.model === 'acme-coder-9000')!;
+    assert.equal(unknown.costUsd, null);
+    assert.equal(unknown.costProvenance, 'unknown');
+    assert.ok(report.totals.costUsd! > 0, 'the priced request still counts');
+  });
+
+  it('hostile strings from a log are kept verbatim as data', () => {
+    const { report } = reportOf('hostile-strings');
+    assert.equal(report.sessions[0].project, '/home/ana/<img src=x onerror=alert(1)>');
+    assert.deepEqual(report.sessions[0].models, ['claude-"quoted"\\model']);
+  });
+});
+
+describe('Claude Code log locations', () => {
+  it('CLAUDE_CONFIG_DIR replaces every other root', () => {
+    assert.deepEqual(claudeCodeRoots({ CLAUDE_CONFIG_DIR: '/cfg/claude', HOME: '/home/ana' }), [path.resolve('/cfg/claude')]);
+  });
+
+  it('otherwise $XDG_CONFIG_HOME/claude and ~/.claude', () => {
+    assert.deepEqual(claudeCodeRoots({ HOME: '/home/ana', XDG_CONFIG_HOME: '/xdg' }), ['/xdg/claude', '/home/ana/.claude']);
+    assert.deepEqual(claudeCodeRoots({ HOME: '/home/ana' }), ['/home/ana/.config/claude', '/home/ana/.claude']);
+  });
+
+  it('finds subagent transcripts below the session folder', () => {
+    const { engine } = reportOf('subagent');
+    const files = engine.discover().map((f) => path.relative(path.join(FIXTURES, 'subagent'), f)).sort();
+    assert.deepEqual(files, [
+      path.join('projects', '-home-ana-src-shop', `${SESSION}.jsonl`),
+      path.join('projects', '-home-ana-src-shop', SESSION, 'subagents', 'agent-a1b2c3.jsonl'),
+    ]);
+  });
+});

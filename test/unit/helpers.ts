@@ -1,0 +1,97 @@
+// Test helpers. Every test points the engine at fixtures or temp folders: HOME and CLAUDE_CONFIG_DIR are always
+// set, so no test can read the real home directory or real agent logs.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after } from 'node:test';
+import { Engine, type EngineOptions } from '../../src/core/engine';
+
+export const REPO = path.resolve(__dirname, '..', '..');
+export const FIXTURES = path.join(REPO, 'test', 'fixtures', 'claude-code');
+export const CLI = path.join(REPO, 'dist', 'cli.js');
+
+/** A fresh temp folder, removed when the test file ends. */
+export function tempDir(prefix = 'agent-spend-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** An environment that can only see `configDir` (and an empty temp HOME). */
+export function isolatedEnv(configDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const home = tempDir('agent-spend-home-');
+  return { HOME: home, USERPROFILE: home, XDG_CONFIG_HOME: path.join(home, '.config'), CLAUDE_CONFIG_DIR: configDir, ...extra };
+}
+
+export function engineFor(configDir: string, options: Partial<EngineOptions> = {}): Engine {
+  const engine = new Engine({ env: isolatedEnv(configDir), stateDir: null, ...options });
+  engine.open();
+  return engine;
+}
+
+/** Scans a fixture folder in memory and returns its report. */
+export function reportOf(fixture: string, options: Partial<EngineOptions> = {}) {
+  const engine = engineFor(path.join(FIXTURES, fixture), options);
+  const scan = engine.scan();
+  return { engine, scan, report: engine.report() };
+}
+
+let counter = 0;
+
+/** One Claude Code assistant line, shaped like the real thing. */
+export function assistantLine(options: {
+  sessionId?: string;
+  cwd?: string;
+  messageId?: string;
+  requestId?: string | null;
+  timestamp?: string;
+  model?: string;
+  input?: number;
+  output?: number;
+  cacheWrite?: number;
+  cacheRead?: number;
+  content?: unknown;
+  isSidechain?: boolean;
+}): string {
+  counter++;
+  const line: Record<string, unknown> = {
+    parentUuid: null,
+    isSidechain: options.isSidechain ?? false,
+    userType: 'external',
+    cwd: options.cwd ?? '/home/ana/src/shop',
+    sessionId: options.sessionId ?? '11111111-1111-4111-8111-111111111111',
+    version: '2.1.90',
+    gitBranch: 'main',
+    type: 'assistant',
+    uuid: `uuid-${counter}`,
+    timestamp: options.timestamp ?? '2026-07-01T10:00:00.000Z',
+  };
+  if (options.requestId !== null) line.requestId = options.requestId ?? `req_${counter}`;
+  line.message = {
+    id: options.messageId ?? `msg_${counter}`,
+    type: 'message',
+    role: 'assistant',
+    model: options.model ?? 'claude-sonnet-4-5-20250929',
+    content: options.content ?? [{ type: 'text', text: 'ok' }],
+    stop_reason: null,
+    stop_sequence: null,
+    usage: {
+      input_tokens: options.input ?? 10,
+      cache_creation_input_tokens: options.cacheWrite ?? 0,
+      cache_read_input_tokens: options.cacheRead ?? 0,
+      cache_creation: { ephemeral_5m_input_tokens: options.cacheWrite ?? 0, ephemeral_1h_input_tokens: 0 },
+      output_tokens: options.output ?? 20,
+      service_tier: 'standard',
+    },
+  };
+  return JSON.stringify(line);
+}
+
+/** A Claude Code config dir with one project folder; returns the transcript path for a session. */
+export function claudeHome(): { configDir: string; transcript: (session: string) => string } {
+  const configDir = tempDir('agent-spend-claude-');
+  const project = path.join(configDir, 'projects', '-home-ana-src-shop');
+  fs.mkdirSync(project, { recursive: true });
+  return { configDir, transcript: (session) => path.join(project, `${session}.jsonl`) };
+}
