@@ -89,6 +89,8 @@ function startWatching(): void {
       watcher = watch(present, { ignoreInitial: true, persistent: true, depth: 8 });
       watcher.on('add', onFileEvent).on('change', onFileEvent);
       watcher.on('error', (error) => post({ type: 'log', message: `watcher: ${String(error)}` }));
+      // Changes made while chokidar was still setting up produce no event: look once more when it is ready.
+      watcher.on('ready', fullRescan);
     } else {
       watcher.add(present);
     }
@@ -104,7 +106,7 @@ function startWatching(): void {
       startWatching();
     }, 5000);
   }
-  rescanTimer = setInterval(fullRescan, options.rescanIntervalMs ?? 60_000);
+  rescanTimer ??= setInterval(fullRescan, options.rescanIntervalMs ?? 60_000);
 }
 
 async function stop(): Promise<void> {

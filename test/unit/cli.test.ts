@@ -1,0 +1,119 @@
+// The `agent-spend` command as a user runs it (dist/cli.js, built by `npm test`'s pretest step).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { assistantLine, claudeHome, CLI, FIXTURES, isolatedEnv, tempDir } from './helpers';
+
+function cli(args: string[], env: NodeJS.ProcessEnv) {
+  return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+}
+
+describe('agent-spend CLI', () => {
+  it('report --json prints the documented schema', () => {
+    const run = cli(['report', '--json', '--no-state'], isolatedEnv(path.join(FIXTURES, 'subagent')));
+    assert.equal(run.status, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.schema, 'agent-spend/report@1');
+    for (const field of ['inputTokens', 'outputTokens', 'cacheCreationTokens', 'cacheReadTokens', 'costUsd', 'requests']) {
+      assert.equal(typeof report.totals[field], 'number', `totals.${field}`);
+    }
+    const [session] = report.sessions;
+    for (const field of ['agent', 'sessionId', 'project', 'firstAt', 'lastAt']) assert.equal(typeof session[field], 'string', field);
+    assert.ok(Array.isArray(session.models));
+    for (const field of ['requests', 'inputTokens', 'outputTokens', 'cacheCreationTokens', 'cacheReadTokens', 'costUsd']) {
+      assert.equal(typeof session[field], 'number', `session.${field}`);
+    }
+    assert.equal(session.agent, 'claude-code');
+  });
+
+  it('prints a readable table by default, control characters from logs neutralised', () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript('99999999-9999-4999-8999-999999999999'), `${assistantLine({ cwd: '/tmp/\u001b[31mred' })}\n`);
+    const run = cli(['report', '--no-state'], isolatedEnv(configDir));
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /Last activity\s+Agent\s+Session\s+Project/);
+    assert.match(run.stdout, /claude-code/);
+    assert.doesNotMatch(run.stdout, /\u001b/);
+  });
+
+  it('--by day|model|project|agent groups the totals', () => {
+    const env = isolatedEnv(path.join(FIXTURES, 'subagent'));
+    for (const by of ['day', 'model', 'project', 'agent']) {
+      const run = cli(['report', '--json', '--no-state', '--by', by], env);
+      assert.equal(run.status, 0, run.stderr);
+      const report = JSON.parse(run.stdout);
+      assert.equal(report.groups.by, by);
+      const sum = report.groups.rows.reduce((n: number, r: { requests: number }) => n + r.requests, 0);
+      assert.equal(sum, report.totals.requests);
+    }
+    const models = JSON.parse(cli(['report', '--json', '--no-state', '--by', 'model'], env).stdout);
+    assert.deepEqual(models.groups.rows.map((r: { key: string }) => r.key).sort(), ['claude-haiku-4-5-20251001', 'claude-sonnet-4-5-20250929']);
+  });
+
+  it('--since/--until filter by local calendar day, inclusive', () => {
+    const { configDir, transcript } = claudeHome();
+    // 23:30 UTC on the 1st is already the 2nd in Tokyo (UTC+9).
+    fs.writeFileSync(
+      transcript('99999999-9999-4999-8999-999999999999'),
+      [
+        assistantLine({ messageId: 'a', timestamp: '2026-07-01T10:00:00.000Z', output: 1 }),
+        assistantLine({ messageId: 'b', timestamp: '2026-07-01T23:30:00.000Z', output: 10 }),
+        assistantLine({ messageId: 'c', timestamp: '2026-07-03T10:00:00.000Z', output: 100 }),
+      ].join('\n') + '\n',
+    );
+    const outputOf = (tz: string, ...args: string[]) =>
+      JSON.parse(cli(['report', '--json', '--no-state', ...args], isolatedEnv(configDir, { TZ: tz })).stdout).totals.outputTokens;
+    assert.equal(outputOf('UTC', '--since', '2026-07-01', '--until', '2026-07-01'), 11);
+    assert.equal(outputOf('Asia/Tokyo', '--since', '2026-07-01', '--until', '2026-07-01'), 1);
+    assert.equal(outputOf('Asia/Tokyo', '--since', '2026-07-02'), 110);
+    assert.equal(outputOf('UTC', '--until', '2026-07-02'), 11);
+    const days = JSON.parse(cli(['report', '--json', '--no-state', '--by', 'day'], isolatedEnv(configDir, { TZ: 'Asia/Tokyo' })).stdout);
+    assert.deepEqual(days.groups.rows.map((r: { key: string }) => r.key), ['2026-07-01', '2026-07-02', '2026-07-03']);
+  });
+
+  for (const args of [['--bogus'], ['report', '--since', '2026-13-01'], ['report', '--since', 'yesterday'], ['report', '--by', 'week'], ['frobnicate'], ['report', '--state-dir'], ['report', '--since', '2026-07-02', '--until', '2026-07-01'], ['report', '--no-state', '--state-dir', '/tmp/x']]) {
+    it(`bad input ${JSON.stringify(args)} prints usage and exits 2`, () => {
+      const run = cli(args, isolatedEnv(tempDir()));
+      assert.equal(run.status, 2);
+      assert.match(run.stderr, /^agent-spend: .+\n\nUsage:/);
+      assert.equal(run.stdout, '');
+    });
+  }
+
+  it('no log folders: a clear message, zero totals, exit 0', () => {
+    const home = tempDir();
+    const run = cli(['report', '--json', '--no-state'], { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') });
+    assert.equal(run.status, 0);
+    assert.match(run.stderr, /no logs found under .*\.config\/claude\/projects, .*\.claude\/projects/);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.totals.requests, 0);
+    assert.equal(report.totals.costUsd, 0);
+  });
+
+  it('a bad --prices file is refused with its reason, exit 2', () => {
+    const file = path.join(tempDir(), 'prices.json');
+    fs.writeFileSync(file, '{"m": {"input": "cheap"}}');
+    const run = cli(['report', '--no-state', '--prices', file], isolatedEnv(tempDir()));
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /"m.input" must be a non-negative number/);
+  });
+
+  it('--prices prices an unknown model', () => {
+    const file = path.join(tempDir(), 'prices.json');
+    fs.writeFileSync(file, '{"acme-coder-9000": {"input": 1000, "output": 0}}');
+    const run = cli(['report', '--json', '--no-state', '--prices', file], isolatedEnv(path.join(FIXTURES, 'unknown-model')));
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.totals.unpricedRequests, 0);
+    assert.ok(report.totals.costUsd > 1);
+  });
+
+  it('uses AGENT_SPEND_HOME for its state by default', () => {
+    const state = tempDir();
+    const run = cli(['report'], isolatedEnv(path.join(FIXTURES, 'subagent'), { AGENT_SPEND_HOME: state }));
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(fs.existsSync(path.join(state, 'ledger.bin')));
+  });
+});

@@ -1,0 +1,90 @@
+// The live path: the engine in its worker thread, chokidar watching, a snapshot per change.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { EngineClient } from '../../src/core/engineClient';
+import type { Report } from '../../src/core/report';
+import { assistantLine, claudeHome, CLI, isolatedEnv, REPO, tempDir } from './helpers';
+
+const S = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
+
+/** Resolves with the first snapshot that satisfies `until`, or rejects after `ms` (generous: CI is shared). */
+function waitFor(snapshots: Report[], subscribe: (f: () => void) => void, until: (r: Report) => boolean, ms = 20000): Promise<Report> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no matching snapshot in ${ms} ms; last: ${JSON.stringify(snapshots.at(-1)?.totals)}`)), ms);
+    const check = () => {
+      const hit = snapshots.find(until);
+      if (hit) {
+        clearTimeout(timer);
+        resolve(hit);
+      }
+    };
+    subscribe(check);
+    check();
+  });
+}
+
+describe('live updates', () => {
+  it('the worker posts a snapshot for an append, a new session file and a new subagent file', async () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm1', output: 1 })}\n`);
+    const snapshots: Report[] = [];
+    let notify = () => {};
+    const client = new EngineClient(
+      { env: isolatedEnv(configDir), stateDir: tempDir(), watch: true, debounceMs: 20 },
+      { onSnapshot: ({ report }) => (snapshots.push(report), notify()), onError: (e) => assert.fail(e) },
+      path.join(REPO, 'dist', 'engineWorker.js'),
+    );
+    const subscribe = (f: () => void) => (notify = f);
+    try {
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 1);
+      fs.appendFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm2', output: 10 })}\n`);
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 11);
+      fs.writeFileSync(transcript('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb'), `${assistantLine({ messageId: 'm3', output: 100 })}\n`);
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 111);
+      const subagents = path.join(path.dirname(transcript(S)), S, 'subagents');
+      fs.mkdirSync(subagents, { recursive: true });
+      fs.writeFileSync(path.join(subagents, 'agent-x.jsonl'), `${assistantLine({ messageId: 'm4', output: 1000, isSidechain: true })}\n`);
+      const last = await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 1111);
+      assert.equal(last.sessions.find((s) => s.sessionId === S)?.outputTokens, 1011, 'subagent spend joins its parent session');
+    } finally {
+      await client.stop();
+    }
+  });
+
+  it('agent-spend watch --json prints one snapshot per change and waits for a log folder that does not exist yet', async () => {
+    const configDir = path.join(tempDir(), 'claude'); // not created yet
+    const child = spawn(process.execPath, [CLI, 'watch', '--json', '--no-state'], {
+      env: { ...isolatedEnv(configDir), PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const snapshots: Report[] = [];
+    let notify = () => {};
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      snapshots.push(JSON.parse(line));
+      notify();
+    });
+    const subscribe = (f: () => void) => (notify = f);
+    try {
+      await waitFor(snapshots, subscribe, (r) => r.totals.requests === 0);
+      const project = path.join(configDir, 'projects', '-home-ana-src-shop');
+      fs.mkdirSync(project, { recursive: true });
+      fs.writeFileSync(path.join(project, `${S}.jsonl`), `${assistantLine({ messageId: 'm1', output: 5 })}\n`);
+      // The folder is polled for every 5 s until it appears, then watched.
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 5, 30000);
+      fs.appendFileSync(path.join(project, `${S}.jsonl`), `${assistantLine({ messageId: 'm2', output: 6 })}\n`);
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 11);
+      assert.match(stderr, /no logs found under .*; waiting for them to appear/);
+    } finally {
+      child.kill('SIGTERM'); // by pid: our own child
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    assert.equal(child.exitCode, 0, 'watch saves and exits cleanly on SIGTERM');
+  });
+});

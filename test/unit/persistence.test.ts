@@ -1,0 +1,136 @@
+// The ledger on disk: atomic, self-checking, shared safely between processes, and outliving deleted logs.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { Engine } from '../../src/core/engine';
+import { STATE_FILE } from '../../src/core/stateStore';
+import { assistantLine, claudeHome, CLI, isolatedEnv, tempDir } from './helpers';
+
+const S = '66666666-6666-4666-8666-666666666666';
+
+function engine(configDir: string, stateDir: string, priceOverrides = {}): Engine {
+  const e = new Engine({ env: isolatedEnv(configDir), stateDir, priceOverrides });
+  e.open();
+  return e;
+}
+
+function seed(lines: number): { configDir: string; transcript: string } {
+  const { configDir, transcript } = claudeHome();
+  const text = Array.from({ length: lines }, (_, i) => assistantLine({ messageId: `m${i}`, output: i + 1 })).join('\n');
+  fs.writeFileSync(transcript(S), `${text}\n`);
+  return { configDir, transcript: transcript(S) };
+}
+
+describe('persistence', () => {
+  it('round-trips records and cursors: a warm start reads no bytes and reports the same totals', () => {
+    const { configDir } = seed(50);
+    const stateDir = tempDir();
+    const cold = engine(configDir, stateDir);
+    cold.scan();
+    cold.save();
+    const warm = engine(configDir, stateDir);
+    const scan = warm.scan();
+    assert.equal(scan.bytesRead, 0);
+    assert.equal(scan.filesRead, 0);
+    assert.deepEqual(warm.report().totals, cold.report().totals);
+    assert.deepEqual(warm.ledger.records(), cold.ledger.records());
+  });
+
+  it('after a warm start, new lines are deduplicated against the loaded records', () => {
+    const { configDir, transcript } = seed(3);
+    const stateDir = tempDir();
+    const first = engine(configDir, stateDir);
+    first.scan();
+    first.save();
+    // A resumed session copies m0..m2 into a new file and adds m3.
+    const copy = path.join(path.dirname(transcript), '77777777-7777-4777-8777-777777777777.jsonl');
+    fs.writeFileSync(copy, `${fs.readFileSync(transcript, 'utf8')}${assistantLine({ messageId: 'm3', output: 4 })}\n`);
+    const second = engine(configDir, stateDir);
+    second.scan();
+    assert.equal(second.report().totals.requests, 4);
+    assert.equal(second.report().totals.outputTokens, 1 + 2 + 3 + 4);
+  });
+
+  it('sessions whose logs were deleted stay in reports', () => {
+    const { configDir, transcript } = seed(5);
+    const stateDir = tempDir();
+    const first = engine(configDir, stateDir);
+    first.scan();
+    first.save();
+    fs.rmSync(transcript); // Claude Code's 30-day cleanup
+    const later = engine(configDir, stateDir);
+    later.scan();
+    later.save();
+    const report = engine(configDir, stateDir).report();
+    assert.equal(report.sessions.length, 1);
+    assert.equal(report.totals.requests, 5);
+  });
+
+  for (const [name, damage] of [
+    ['truncated', (file: string) => fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2))],
+    ['bit-flipped', (file: string) => {
+      const data = fs.readFileSync(file);
+      data[data.length - 10] ^= 0xff;
+      fs.writeFileSync(file, data);
+    }],
+    ['garbage', (file: string) => fs.writeFileSync(file, 'not a state file')],
+    ['empty', (file: string) => fs.writeFileSync(file, '')],
+  ] as const) {
+    it(`a ${name} state file is set aside, rebuilt from the logs, and warned about`, () => {
+      const { configDir } = seed(10);
+      const stateDir = tempDir();
+      const first = engine(configDir, stateDir);
+      first.scan();
+      first.save();
+      damage(path.join(stateDir, STATE_FILE));
+      const rebuilt = engine(configDir, stateDir);
+      rebuilt.scan();
+      assert.equal(rebuilt.report().totals.requests, 10);
+      assert.match(rebuilt.report().warnings.join('\n'), /state file was damaged .* rebuilt from the logs/);
+      const kept = fs.readdirSync(stateDir).filter((f) => f.includes('.corrupt-'));
+      assert.equal(kept.length, 1, 'the damaged file is kept for inspection, not deleted');
+      rebuilt.save();
+      assert.equal(engine(configDir, stateDir).report().totals.requests, 10);
+    });
+  }
+
+  it('stored costs are recomputed when the prices change', () => {
+    const { configDir } = seed(2);
+    const stateDir = tempDir();
+    const first = engine(configDir, stateDir);
+    first.scan();
+    first.save();
+    const repriced = engine(configDir, stateDir, { 'claude-sonnet-4-5-20250929': { input: 0, output: 1_000_000 } });
+    // 1 + 2 output tokens at $1 each
+    assert.equal(repriced.report().totals.costUsd, 3);
+  });
+
+  it('two processes writing one state dir at once never corrupt it and keep each other\'s records', async () => {
+    const a = seed(40);
+    const b = claudeHome();
+    fs.writeFileSync(
+      b.transcript('88888888-8888-4888-8888-888888888888'),
+      `${Array.from({ length: 40 }, (_, i) => assistantLine({ messageId: `other-${i}`, output: 1000 })).join('\n')}\n`,
+    );
+    const stateDir = tempDir();
+    const run = (configDir: string) =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'report', '--json', '--state-dir', stateDir], {
+          env: { ...isolatedEnv(configDir), PATH: process.env.PATH },
+          stdio: 'ignore',
+        });
+        child.on('exit', (code) => resolve(code ?? -1));
+      });
+    for (let round = 0; round < 4; round++) {
+      const codes = await Promise.all([run(a.configDir), run(b.configDir), run(a.configDir), run(b.configDir)]);
+      assert.deepEqual(codes, [0, 0, 0, 0]);
+    }
+    const merged = engine(tempDir(), stateDir);
+    assert.deepEqual(merged.warnings(), []);
+    assert.equal(merged.report().totals.requests, 80);
+    assert.equal(fs.readdirSync(stateDir).filter((f) => f.endsWith('.tmp') || f.endsWith('.lock')).length, 0);
+  });
+});
