@@ -8,8 +8,19 @@ const esbuild = require('esbuild');
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
+// The price table is most of the code by size; it is loaded on first use from its own file, so that a warm start
+// (every record already priced) does not pay for parsing it.
+/** @type {import('esbuild').Plugin} */
+const pricesAsSeparateFile = {
+  name: 'prices-as-separate-file',
+  setup(build) {
+    build.onResolve({ filter: /^@pydantic\/genai-prices$/ }, () => ({ path: './prices.js', external: true }));
+  },
+};
+
 /** @type {import('esbuild').BuildOptions} */
 const nodeCommon = {
+  plugins: [pricesAsSeparateFile],
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -24,8 +35,12 @@ const builds = [
   { ...nodeCommon, entryPoints: { extension: 'src/host/extension.ts' }, outdir: 'dist', external: ['vscode'] },
   // The engine runs in a worker thread, for the extension host and the CLI's live view alike.
   { ...nodeCommon, entryPoints: { engineWorker: 'src/core/engineWorker.ts' }, outdir: 'dist' },
+  // Helper threads that split a large backlog of logs across cores.
+  { ...nodeCommon, entryPoints: { scanWorker: 'src/core/scanWorker.ts' }, outdir: 'dist' },
   // The CLI, an executable with a shebang.
   { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  // The price table, required lazily by the three bundles above.
+  { ...nodeCommon, plugins: [], entryPoints: { prices: require.resolve('@pydantic/genai-prices') }, outdir: 'dist' },
   // The breakdown webview: browser code.
   {
     bundle: true,

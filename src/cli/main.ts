@@ -63,7 +63,13 @@ function noLogsMessage(roots: string[]): string {
   return `no logs found under ${roots.join(', ')} (set CLAUDE_CONFIG_DIR if Claude Code keeps them elsewhere)`;
 }
 
-function runReport(options: CliOptions): void {
+/** AGENT_SPEND_TIMING=1 prints how long each phase took, in ms since the process started (for the benchmark). */
+function phase(name: string): void {
+  if (process.env.AGENT_SPEND_TIMING) process.stderr.write(`timing ${name} ${performance.now().toFixed(1)}\n`);
+}
+
+async function runReport(options: CliOptions): Promise<void> {
+  phase('start');
   const engine = new Engine({
     env: process.env,
     stateDir: stateDirOf(options),
@@ -71,18 +77,23 @@ function runReport(options: CliOptions): void {
     log: process.env.AGENT_SPEND_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
   engine.open();
+  phase('loaded');
   if (engine.existingRoots().length === 0) process.stderr.write(`agent-spend: ${noLogsMessage(engine.watchRoots())}\n`);
   const progress = progressReporter();
-  engine.scan(undefined, progress.onProgress);
+  await engine.scanParallel(undefined, progress.onProgress);
   progress.done();
+  phase('scanned');
   try {
     engine.save();
   } catch (error) {
     process.stderr.write(`agent-spend: could not save state: ${(error as Error).message}\n`);
   }
+  phase('saved');
   const report = engine.report({ sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by });
+  phase('reported');
   for (const warning of report.warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);
   process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+  phase('printed');
 }
 
 function runWatch(options: CliOptions): void {
@@ -127,7 +138,7 @@ function runWatch(options: CliOptions): void {
   process.on('SIGTERM', quit);
 }
 
-export function main(argv: string[]): void {
+export async function main(argv: string[]): Promise<void> {
   let options: CliOptions;
   try {
     options = parseArgs(argv);
@@ -152,4 +163,7 @@ export function main(argv: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`agent-spend: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

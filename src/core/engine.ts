@@ -2,23 +2,20 @@
 // knows nothing of threads: engineWorker.ts runs it off the extension host's thread, the CLI's `report` runs it
 // directly.
 
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { forEachEvent, type EventBatch } from './eventBatch';
 import { Ledger } from './ledger';
 import { PriceBook, type PriceOverrides } from './pricing/pricing';
 import { buildReport, type Report, type ReportQuery } from './report';
-import {
-  claudeCodeProjectsDir,
-  claudeCodeRoots,
-  claudeTranscriptSink,
-  isTranscriptPath,
-  newReadCounts,
-  sessionOfTranscript,
-  type ReadCounts,
-} from './sources/claudeCode';
+import { readTranscript, type TranscriptRead } from './readTranscript';
+import type { ScanWorkerInput } from './scanWorker';
+import { claudeCodeProjectsDir, claudeCodeRoots, isTranscriptPath, newReadCounts, type ReadCounts } from './sources/claudeCode';
 import { StateStore } from './stateStore';
-import { isUnchanged, tailFile, type FileCursor, type TailOptions } from './tail';
+import { isUnchanged, type FileCursor, type TailOptions } from './tail';
+import type { UsageEvent } from './usage';
 
 export interface EngineOptions {
   env: NodeJS.ProcessEnv;
@@ -28,7 +25,30 @@ export interface EngineOptions {
   tail?: TailOptions;
   /** Receives one line per notable event (what was scanned, skipped and why). */
   log?: (message: string) => void;
+  /** The helper thread for large scans (default: scanWorker.js beside this bundle; none when absent). */
+  scanWorkerScript?: string;
 }
+
+interface ScanPlan {
+  started: number;
+  result: ScanResult;
+  pending: Array<{ file: string; bytes: number }>;
+  progress: ScanProgress;
+}
+
+interface ScanWorkerOutput {
+  busyMs: number;
+  reads: TranscriptRead[];
+  counts: ReadCounts;
+  events: EventBatch;
+}
+
+/** Below this backlog a helper thread costs more (its start-up) than it saves. */
+const PARALLEL_MIN_BYTES = 48 * 1024 * 1024;
+/** About what this thread could read in the time it spends pricing, merging the helper's events and reporting. */
+const MAIN_HANDICAP_BYTES = 48 * 1024 * 1024;
+/** This many files never read before start the helper thread before the stat pass. */
+const EARLY_HELPER_FILES = 256;
 
 export interface ScanProgress {
   filesDone: number;
@@ -126,6 +146,103 @@ export class Engine {
    */
   scan(paths?: string[], onProgress?: (progress: ScanProgress) => void): ScanResult {
     const started = Date.now();
+    const unreadable: ScanResult['unreadable'] = [];
+    const plan = this.plan(started, paths ?? this.discover(unreadable), unreadable);
+    this.readHere(plan, plan.pending, onProgress);
+    return this.finish(plan);
+  }
+
+  /**
+   * The same as scan(), but a large backlog (a first run, a long absence) is split with a helper thread, so that
+   * both cores parse. The events the helper finds are merged exactly as if read here.
+   */
+  async scanParallel(paths?: string[], onProgress?: (progress: ScanProgress) => void): Promise<ScanResult> {
+    const started = Date.now();
+    const script = this.options.scanWorkerScript ?? path.join(__dirname, 'scanWorker.js');
+    const canSplit = (os.availableParallelism?.() ?? os.cpus().length) >= 2 && fs.existsSync(script);
+    const unreadable: ScanResult['unreadable'] = [];
+    const files = paths ?? this.discover(unreadable);
+    // Many files never read before (a first run) promise a backlog: start the helper now, so that its start-up
+    // overlaps the stat pass below.
+    let worker: Worker | null = null;
+    if (canSplit && files.length - this.cursors.size >= EARLY_HELPER_FILES) worker = new Worker(script);
+    const plan = this.plan(started, files, unreadable);
+    if (!canSplit || plan.progress.bytesTotal < PARALLEL_MIN_BYTES) {
+      void worker?.terminate();
+      this.readHere(plan, plan.pending, onProgress);
+      return this.finish(plan);
+    }
+    worker ??= new Worker(script);
+    // Largest files first, each to the side with less work so far. This thread also prices, merges and reports,
+    // so it starts with a handicap.
+    const sorted = [...plan.pending].sort((a, b) => b.bytes - a.bytes);
+    const mine: typeof sorted = [];
+    const theirs: typeof sorted = [];
+    let myLoad = MAIN_HANDICAP_BYTES;
+    let theirLoad = 0;
+    for (const item of sorted) {
+      if (myLoad <= theirLoad) {
+        mine.push(item);
+        myLoad += item.bytes;
+      } else {
+        theirs.push(item);
+        theirLoad += item.bytes;
+      }
+    }
+    const input: ScanWorkerInput = {
+      files: theirs.map(({ file }) => ({ file, previous: this.cursors.get(file) })),
+      tail: this.options.tail,
+    };
+    const helperWorker = worker;
+    const helper = new Promise<ScanWorkerOutput>((resolve, reject) => {
+      helperWorker.once('message', (message: ScanWorkerOutput) => resolve(message));
+      helperWorker.once('error', reject);
+      helperWorker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`scan worker exited with ${code}`))));
+    });
+    // Keep a rejection from being reported as unhandled while this thread is busy below.
+    helper.catch(() => undefined);
+    helperWorker.postMessage(input);
+    const mineStarted = Date.now();
+    this.readHere(plan, mine, onProgress);
+    const mineDone = Date.now();
+    let output: ScanWorkerOutput;
+    try {
+      output = await helper;
+    } catch (error) {
+      // The helper failed: read its share here rather than lose it.
+      this.log(`scan helper failed (${(error as Error).message}); reading its files in this thread`);
+      this.readHere(plan, theirs, onProgress);
+      return this.finish(plan);
+    }
+    this.log(
+      `parallel scan: planned in ${mineStarted - started} ms; ${mine.length} file(s) (${myLoad - MAIN_HANDICAP_BYTES} bytes) here in ${mineDone - mineStarted} ms; ${theirs.length} (${theirLoad} bytes) in a helper, busy ${Math.round(output.busyMs)} ms; all done after ${Date.now() - started} ms`,
+    );
+    forEachEvent(output.events, (event) => this.ingest(plan.result, event));
+    for (const read of output.reads) this.applyRead(plan, read);
+    for (const key of Object.keys(output.counts) as Array<keyof ReadCounts>) plan.result[key] += output.counts[key];
+    plan.progress.filesDone = plan.pending.length;
+    plan.progress.bytesDone = plan.result.bytesRead;
+    onProgress?.(plan.progress);
+    return this.finish(plan);
+  }
+
+  private readHere(plan: ScanPlan, files: ScanPlan['pending'], onProgress?: (progress: ScanProgress) => void): void {
+    for (const { file } of files) {
+      this.applyRead(plan, readTranscript(file, this.cursors.get(file), (event) => this.ingest(plan.result, event), plan.result, this.options.tail));
+      plan.progress.filesDone++;
+      plan.progress.bytesDone = plan.result.bytesRead;
+      onProgress?.(plan.progress);
+    }
+  }
+
+  private ingest(result: ScanResult, event: UsageEvent): void {
+    const outcome = this.ledger.upsert(event);
+    if (outcome === 'added') result.eventsAdded++;
+    else if (outcome === 'replaced') result.eventsReplaced++;
+  }
+
+  /** Stats what there is to read: files whose size, mtime or inode changed since their cursor. */
+  private plan(started: number, files: string[], unreadable: ScanResult['unreadable']): ScanPlan {
     const result: ScanResult = {
       ...newReadCounts(),
       filesSeen: 0,
@@ -134,14 +251,11 @@ export class Engine {
       bytesRead: 0,
       eventsAdded: 0,
       eventsReplaced: 0,
-      unreadable: [],
+      unreadable,
       durationMs: 0,
     };
-    const files = paths ?? this.discover(result.unreadable);
     result.filesSeen = files.length;
-
-    // Stat first, so progress can be told in bytes.
-    const pending: Array<{ file: string; stat: fs.Stats }> = [];
+    const pending: ScanPlan['pending'] = [];
     let bytesTotal = 0;
     for (const file of files) {
       if (!isTranscriptPath(file)) continue;
@@ -153,47 +267,32 @@ export class Engine {
         if (code !== 'ENOENT') result.unreadable.push({ path: file, error: (error as Error).message });
         continue;
       }
-      if (!stat.isFile() || isUnchanged(this.cursors.get(file), stat)) continue;
-      pending.push({ file, stat });
-      bytesTotal += Math.max(0, stat.size - (this.cursors.get(file)?.offset ?? 0));
+      const cursor = this.cursors.get(file);
+      if (!stat.isFile() || isUnchanged(cursor, stat)) continue;
+      const bytes = Math.max(0, stat.size - (cursor?.offset ?? 0));
+      pending.push({ file, bytes });
+      bytesTotal += bytes;
     }
+    return { started, result, pending, progress: { filesDone: 0, filesTotal: pending.length, bytesDone: 0, bytesTotal } };
+  }
 
-    const hashLine = (buf: Buffer, start: number, end: number): string =>
-      createHash('sha1').update(buf.subarray(start, end)).digest('base64');
-    const progress: ScanProgress = { filesDone: 0, filesTotal: pending.length, bytesDone: 0, bytesTotal };
-    for (const { file } of pending) {
-      const previous = this.cursors.get(file);
-      const session = sessionOfTranscript(file);
-      const context = { ...session, cwd: previous?.context };
-      const sink = claudeTranscriptSink(
-        context,
-        (event) => {
-          const outcome = this.ledger.upsert(event);
-          if (outcome === 'added') result.eventsAdded++;
-          else if (outcome === 'replaced') result.eventsReplaced++;
-        },
-        result,
-        hashLine,
-      );
-      try {
-        const read = tailFile(file, previous, sink, this.options.tail);
-        read.cursor.context = context.cwd;
-        this.cursors.set(file, read.cursor);
-        this.cursorsDirty = true;
-        result.filesRead++;
-        result.bytesRead += read.bytesRead;
-        if (read.rewritten) {
-          result.filesRewritten++;
-          this.log(`${file} was rewritten or replaced: read again from the start (totals kept)`);
-        }
-      } catch (error) {
-        result.unreadable.push({ path: file, error: (error as Error).message });
-      }
-      progress.filesDone++;
-      progress.bytesDone = result.bytesRead;
-      onProgress?.(progress);
+  private applyRead(plan: ScanPlan, read: TranscriptRead): void {
+    if (!read.cursor) {
+      plan.result.unreadable.push({ path: read.file, error: read.error ?? 'unreadable' });
+      return;
     }
+    this.cursors.set(read.file, read.cursor);
+    this.cursorsDirty = true;
+    plan.result.filesRead++;
+    plan.result.bytesRead += read.bytesRead;
+    if (read.rewritten) {
+      plan.result.filesRewritten++;
+      this.log(`${read.file} was rewritten or replaced: read again from the start (totals kept)`);
+    }
+  }
 
+  private finish(plan: ScanPlan): ScanResult {
+    const { result } = plan;
     for (const { path: file, error } of result.unreadable) {
       this.log(`skipped unreadable ${file}: ${error}`);
     }
@@ -211,7 +310,7 @@ export class Engine {
       this.log(`skipped ${result.malformedLines} malformed line(s) (${result.recoveredLines} recovered from run-together records)`);
     }
     if (result.oversizedLines > 0) this.log(`skipped ${result.oversizedLines} line(s) too large to read`);
-    result.durationMs = Date.now() - started;
+    result.durationMs = Date.now() - plan.started;
     this.log(
       `scanned ${result.filesRead}/${result.filesSeen} file(s), ${result.bytesRead} bytes: +${result.eventsAdded} request(s), ${result.eventsReplaced} updated, in ${result.durationMs} ms`,
     );

@@ -109,6 +109,25 @@ function startWatching(): void {
   rescanTimer ??= setInterval(fullRescan, options.rescanIntervalMs ?? 60_000);
 }
 
+async function initialise(): Promise<void> {
+  try {
+    engine = new Engine({
+      env: options.env,
+      stateDir: options.stateDir,
+      priceOverrides: options.priceOverrides,
+      log: (line) => post({ type: 'log', message: line }),
+    });
+    engine.open();
+    // The first scan may be a backlog of gigabytes: let it use both cores.
+    const scan = await engine.scanParallel(undefined, (progress) => post({ type: 'progress', progress }));
+    publish(scan, true);
+    engine.save();
+    if (options.watch !== false) startWatching();
+  } catch (error) {
+    post({ type: 'error', message: (error as Error).stack ?? String(error) });
+  }
+}
+
 async function stop(): Promise<void> {
   for (const timer of [debounceTimer, saveTimer]) if (timer) clearTimeout(timer);
   for (const timer of [rescanTimer, rootPoll]) if (timer) clearInterval(timer);
@@ -123,19 +142,7 @@ port.on('message', (message: ToWorker) => {
     case 'init': {
       options = message.options;
       query = options.query ?? {};
-      safely(() => {
-        engine = new Engine({
-          env: options.env,
-          stateDir: options.stateDir,
-          priceOverrides: options.priceOverrides,
-          log: (line) => post({ type: 'log', message: line }),
-        });
-        engine.open();
-        const scan = engine.scan(undefined, (progress) => post({ type: 'progress', progress }));
-        publish(scan, true);
-        engine.save();
-        if (options.watch !== false) startWatching();
-      });
+      void initialise();
       break;
     }
     case 'query':

@@ -135,16 +135,16 @@ export function keyEquals(buf: Buffer, start: number, end: number, key: Uint8Arr
 }
 
 /**
- * Walks the members of the object whose `{` is at `i`. For each member, `onMember(keyStart, keyEnd, valueStart)`
- * must return the index just past the value it consumed (use skipValue for members it ignores), or -1 to abort.
- * Returns the index after the closing `}`, or -1 when malformed or aborted.
+ * Called for each member of an object: returns the index just past the value it consumed (skipValue for members it
+ * ignores), or -1 to abort. A plain function plus a state object, so that walking allocates nothing.
  */
-export function walkObject(
-  buf: Buffer,
-  i: number,
-  end: number,
-  onMember: (keyStart: number, keyEnd: number, valueStart: number) => number,
-): number {
+export type MemberVisitor<T> = (buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, end: number, state: T) => number;
+
+/**
+ * Walks the members of the object whose `{` is at `i`. Returns the index after the closing `}`, or -1 when
+ * malformed or aborted by the visitor.
+ */
+export function walkObject<T>(buf: Buffer, i: number, end: number, visit: MemberVisitor<T>, state: T): number {
   if (buf[i] !== OPEN_BRACE) return -1;
   let j = skipWhitespace(buf, i + 1, end);
   if (buf[j] === CLOSE_BRACE) return j + 1;
@@ -156,7 +156,7 @@ export function walkObject(
     j = skipWhitespace(buf, keyEnd, end);
     if (buf[j] !== COLON) return -1;
     j = skipWhitespace(buf, j + 1, end);
-    j = onMember(keyStart, keyEnd, j);
+    j = visit(buf, keyStart, keyEnd, j, end, state);
     if (j < 0) return -1;
     j = skipWhitespace(buf, j, end);
     if (j >= end) return -1;

@@ -2,7 +2,7 @@
 // breakdown). One pass over the columns; days are local calendar days.
 
 import type { Ledger } from './ledger';
-import { LocalCalendar } from './localTime';
+import { LocalCalendar, localTimeZoneName } from './localTime';
 
 export const REPORT_SCHEMA = 'agent-spend/report@1';
 
@@ -55,61 +55,128 @@ export interface Report {
   warnings: string[];
 }
 
-interface Accumulator {
-  input: number;
-  output: number;
-  cacheCreation: number;
-  cacheRead: number;
-  cost: number;
-  priced: number;
-  requests: number;
-}
+/**
+ * Sums per slot (a session, a day, a model...) in typed arrays: one tight loop over the ledger's columns, with no
+ * object per row or per group.
+ */
+class Sums {
+  input: Float64Array;
+  output: Float64Array;
+  cacheCreation: Float64Array;
+  cacheRead: Float64Array;
+  cost: Float64Array;
+  priced: Float64Array;
+  requests: Float64Array;
+  size = 0;
 
-function newAccumulator(): Accumulator {
-  return { input: 0, output: 0, cacheCreation: 0, cacheRead: 0, cost: 0, priced: 0, requests: 0 };
-}
+  constructor(capacity = 64) {
+    this.input = new Float64Array(capacity);
+    this.output = new Float64Array(capacity);
+    this.cacheCreation = new Float64Array(capacity);
+    this.cacheRead = new Float64Array(capacity);
+    this.cost = new Float64Array(capacity);
+    this.priced = new Float64Array(capacity);
+    this.requests = new Float64Array(capacity);
+  }
 
-function totalsOf(acc: Accumulator): Totals {
-  return {
-    inputTokens: acc.input,
-    outputTokens: acc.output,
-    cacheCreationTokens: acc.cacheCreation,
-    cacheReadTokens: acc.cacheRead,
-    costUsd: acc.priced > 0 || acc.requests === 0 ? roundUsd(acc.cost) : null,
-    requests: acc.requests,
-    unpricedRequests: acc.requests - acc.priced,
-  };
+  /** A new zeroed slot. */
+  slot(): number {
+    if (this.size === this.input.length) {
+      for (const name of ['input', 'output', 'cacheCreation', 'cacheRead', 'cost', 'priced', 'requests'] as const) {
+        const bigger = new Float64Array(this.input.length * 2);
+        bigger.set(this[name]);
+        this[name] = bigger;
+      }
+    }
+    return this.size++;
+  }
+
+  add(slot: number, input: number, output: number, cacheCreation: number, cacheRead: number, cost: number): void {
+    this.input[slot] += input;
+    this.output[slot] += output;
+    this.cacheCreation[slot] += cacheCreation;
+    this.cacheRead[slot] += cacheRead;
+    if (cost === cost) {
+      this.cost[slot] += cost;
+      this.priced[slot]++;
+    }
+    this.requests[slot]++;
+  }
+
+  totals(slot: number): Totals {
+    const requests = this.requests[slot];
+    const priced = this.priced[slot];
+    return {
+      inputTokens: this.input[slot],
+      outputTokens: this.output[slot],
+      cacheCreationTokens: this.cacheCreation[slot],
+      cacheReadTokens: this.cacheRead[slot],
+      costUsd: priced > 0 || requests === 0 ? roundUsd(this.cost[slot]) : null,
+      requests,
+      unpricedRequests: requests - priced,
+    };
+  }
 }
 
 function roundUsd(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
 
-interface SessionAccumulator extends Accumulator {
-  agent: number;
-  session: number;
-  project: number;
-  models: Set<number>;
-  first: number;
-  last: number;
+/** Slots keyed by a small integer (a string id, a day number): a dense array, with a map for stragglers. */
+class SlotIndex {
+  private readonly dense: Int32Array;
+  private readonly sparse = new Map<number, number>();
+
+  constructor(private readonly base: number, size: number) {
+    this.dense = new Int32Array(Math.max(0, size)).fill(-1);
+  }
+
+  get(key: number): number {
+    const i = key - this.base;
+    if (i >= 0 && i < this.dense.length) return this.dense[i];
+    return this.sparse.get(key) ?? -1;
+  }
+
+  set(key: number, slot: number): void {
+    const i = key - this.base;
+    if (i >= 0 && i < this.dense.length) this.dense[i] = slot;
+    else this.sparse.set(key, slot);
+  }
 }
 
 export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: string[] = []): Report {
   const calendar = new LocalCalendar();
   const c = ledger.columns;
   const strings = ledger.strings.values;
-  const total = newAccumulator();
-  const sessions = new Map<number, SessionAccumulator>();
-  const groups = new Map<string | number, Accumulator>();
   const by = query.by ?? 'session';
   const filterDays = query.sinceDay !== undefined || query.untilDay !== undefined;
   const sinceDay = query.sinceDay ?? -Infinity;
   const untilDay = query.untilDay ?? Infinity;
 
+  const total = new Sums(1);
+  total.slot();
+  // Sessions are keyed by their id string (ids are UUIDs: one agent's never collides with another's, and the
+  // agent is checked anyway).
+  const sessionSlots = new SlotIndex(0, strings.length);
+  const sessions = new Sums(256);
+  const sessionAgent: number[] = [];
+  const sessionId: number[] = [];
+  const sessionProject: number[] = [];
+  const sessionFirst: number[] = [];
+  const sessionLast: number[] = [];
+  const sessionModels: Array<Set<number>> = [];
+  const sessionLastModel: number[] = [];
+  const collidingSessions = new Map<string, number>();
+
+  const groupByDay = by === 'day';
+  const groupSlots = new SlotIndex(groupByDay ? calendar.dayNumber(Date.now()) - 4000 : 0, groupByDay ? 8000 : strings.length);
+  const groups = new Sums(64);
+  const groupKeys: number[] = [];
+
   for (let row = 0; row < ledger.size; row++) {
     const timestamp = c.timestamp[row];
     let day = 0;
-    if (filterDays || by === 'day') {
+    if (filterDays || groupByDay) {
       day = calendar.dayNumber(timestamp);
       if (day < sinceDay || day > untilDay) continue;
     }
@@ -118,88 +185,81 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
     const cacheCreation = c.cacheWrite5mTokens[row] + c.cacheWrite1hTokens[row];
     const cacheRead = c.cacheReadTokens[row];
     const cost = c.costUsd[row];
-    const priced = Number.isNaN(cost) ? 0 : 1;
+    total.add(0, input, output, cacheCreation, cacheRead, cost);
 
-    add(total, input, output, cacheCreation, cacheRead, cost, priced);
-
-    const sessionKey = c.agent[row] * 0x1000000 + c.session[row];
-    let session = sessions.get(sessionKey);
-    if (!session) {
-      session = {
-        ...newAccumulator(),
-        agent: c.agent[row],
-        session: c.session[row],
-        project: c.project[row],
-        models: new Set(),
-        first: timestamp,
-        last: timestamp,
-      };
-      sessions.set(sessionKey, session);
+    const agent = c.agent[row];
+    const session = c.session[row];
+    let slot = sessionSlots.get(session);
+    if (slot >= 0 && sessionAgent[slot] !== agent) {
+      const key = `${agent}:${session}`;
+      slot = collidingSessions.get(key) ?? -1;
+      if (slot < 0) collidingSessions.set(key, (slot = newSession()));
+    } else if (slot < 0) {
+      sessionSlots.set(session, (slot = newSession()));
     }
-    add(session, input, output, cacheCreation, cacheRead, cost, priced);
-    session.models.add(c.model[row]);
-    if (timestamp < session.first) {
-      session.first = timestamp;
-      session.project = c.project[row];
+    sessions.add(slot, input, output, cacheCreation, cacheRead, cost);
+    const model = c.model[row];
+    if (model !== sessionLastModel[slot]) {
+      sessionModels[slot].add(model);
+      sessionLastModel[slot] = model;
     }
-    if (timestamp > session.last) session.last = timestamp;
+    if (timestamp < sessionFirst[slot]) {
+      sessionFirst[slot] = timestamp;
+      sessionProject[slot] = c.project[row];
+    }
+    if (timestamp > sessionLast[slot]) sessionLast[slot] = timestamp;
 
     if (by !== 'session') {
-      const groupKey =
-        by === 'day' ? day : by === 'model' ? c.model[row] : by === 'project' ? c.project[row] : c.agent[row];
-      let group = groups.get(groupKey);
-      if (!group) groups.set(groupKey, (group = newAccumulator()));
-      add(group, input, output, cacheCreation, cacheRead, cost, priced);
+      const key = groupByDay ? day : by === 'model' ? model : by === 'project' ? c.project[row] : agent;
+      let group = groupSlots.get(key);
+      if (group < 0) {
+        groupSlots.set(key, (group = groups.slot()));
+        groupKeys.push(key);
+      }
+      groups.add(group, input, output, cacheCreation, cacheRead, cost);
+    }
+
+    function newSession(): number {
+      const created = sessions.slot();
+      sessionAgent[created] = agent;
+      sessionId[created] = session;
+      sessionProject[created] = c.project[row];
+      sessionFirst[created] = timestamp;
+      sessionLast[created] = timestamp;
+      sessionModels[created] = new Set();
+      sessionLastModel[created] = -1;
+      return created;
     }
   }
 
-  const sessionRows: SessionSummary[] = [...sessions.values()]
-    .sort((a, b) => b.last - a.last)
-    .map((s) => ({
-      agent: strings[s.agent],
-      sessionId: strings[s.session],
-      project: strings[s.project],
-      models: [...s.models].map((m) => strings[m]).sort(),
-      firstAt: new Date(s.first).toISOString(),
-      lastAt: new Date(s.last).toISOString(),
-      ...totalsOf(s),
-    }));
+  const order = Array.from({ length: sessions.size }, (_, slot) => slot).sort((a, b) => sessionLast[b] - sessionLast[a]);
+  const sessionRows: SessionSummary[] = order.map((slot) => ({
+    agent: strings[sessionAgent[slot]],
+    sessionId: strings[sessionId[slot]],
+    project: strings[sessionProject[slot]],
+    models: [...sessionModels[slot]].map((m) => strings[m]).sort(),
+    firstAt: new Date(sessionFirst[slot]).toISOString(),
+    lastAt: new Date(sessionLast[slot]).toISOString(),
+    ...sessions.totals(slot),
+  }));
 
   const report: Report = {
     schema: REPORT_SCHEMA,
     generatedAt: new Date().toISOString(),
-    timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    timeZone: localTimeZoneName(),
     since: query.sinceDay !== undefined ? LocalCalendar.dayLabel(query.sinceDay) : null,
     until: query.untilDay !== undefined ? LocalCalendar.dayLabel(query.untilDay) : null,
-    totals: totalsOf(total),
+    totals: total.totals(0),
     sessions: sessionRows,
     warnings,
   };
   if (by !== 'session') {
-    const rows = [...groups.entries()].map(([key, acc]) => ({
-      key: by === 'day' ? LocalCalendar.dayLabel(key as number) : strings[key as number],
-      ...totalsOf(acc),
+    const rows = groupKeys.map((key, slot) => ({
+      key: groupByDay ? LocalCalendar.dayLabel(key) : strings[key],
+      ...groups.totals(slot),
     }));
-    rows.sort((a, b) => (by === 'day' ? a.key.localeCompare(b.key) : (b.costUsd ?? 0) - (a.costUsd ?? 0)));
+    rows.sort((a, b) => (groupByDay ? a.key.localeCompare(b.key) : (b.costUsd ?? 0) - (a.costUsd ?? 0)));
     report.groups = { by, rows };
   }
   return report;
-}
-
-function add(
-  acc: Accumulator,
-  input: number,
-  output: number,
-  cacheCreation: number,
-  cacheRead: number,
-  cost: number,
-  priced: number,
-): void {
-  acc.input += input;
-  acc.output += output;
-  acc.cacheCreation += cacheCreation;
-  acc.cacheRead += cacheRead;
-  if (priced) acc.cost += cost;
-  acc.priced += priced;
-  acc.requests++;
 }

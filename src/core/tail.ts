@@ -27,6 +27,8 @@ export interface LineSink {
   partialLine?(buf: Buffer, start: number, end: number, offset: number): void;
   /** A line longer than the compactor's budget: nothing could be read from it. */
   oversizedLine?(offset: number, length: number): void;
+  /** Called once the read is over (after the last line or partial line). */
+  end?(): void;
 }
 
 export interface TailOptions {
@@ -94,6 +96,8 @@ export function tailFile(filePath: string, previous: FileCursor | undefined, sin
     let readPos = start;
     let compactor: LineCompactor | null = null;
     let compactStart = 0;
+    let seenTail = '';
+    let seenTailAt = -1;
     const cursor: FileCursor = { offset: start, size, mtimeMs: stat.mtimeMs, ino: stat.ino, tail: '', context };
     const result: TailResult = { cursor, bytesRead: 0, rewritten };
 
@@ -127,6 +131,10 @@ export function tailFile(filePath: string, previous: FileCursor | undefined, sin
         lineStart = newline + 1;
       }
       consumed = fileOffset + lineStart;
+      if (lineStart >= FINGERPRINT_BYTES) {
+        seenTail = buf.toString('base64', lineStart - FINGERPRINT_BYTES, lineStart);
+        seenTailAt = consumed;
+      }
       if (lineStart === 0 && filled === bufferSize) {
         // One line fills the whole buffer: stream the rest of it through the compactor.
         compactor = new LineCompactor(compactLimit);
@@ -146,8 +154,10 @@ export function tailFile(filePath: string, previous: FileCursor | undefined, sin
     } else if (filled > 0 && sink.partialLine) {
       sink.partialLine(buf, 0, filled, fileOffset);
     }
+    sink.end?.();
     cursor.offset = consumed;
-    cursor.tail = fingerprint(fd, consumed);
+    // The bytes before the offset were usually seen in the buffer: no need to read them again.
+    cursor.tail = seenTailAt === consumed ? seenTail : fingerprint(fd, consumed);
     return result;
   } finally {
     fs.closeSync(fd);

@@ -1,36 +1,37 @@
-// The one shape every agent's records are turned into: one billed model request.
+// The one shape every agent's records are turned into: one billed model request. (Fields are mutable so that a
+// source can fold repeated lines of one response into a single event before it reaches the ledger.)
 
 /** How a cost figure was obtained. The UI says which. */
 export type CostProvenance = 'reported' | 'computed' | 'estimated' | 'unknown';
 
 export interface UsageEvent {
   /** Identity of the billed response across every file of the agent (see the source for its rule). */
-  readonly dedupeKey: string;
+  dedupeKey: string;
   /**
    * A second identity that tells apart two responses sharing a `dedupeKey` (Claude Code: the request id). 0 means
    * "none given", which matches anything.
    */
-  readonly requestTag: number;
-  readonly agent: string;
+  requestTag: number;
+  agent: string;
   /** Milliseconds since the epoch, UTC. */
-  readonly timestamp: number;
-  readonly sessionId: string;
+  timestamp: number;
+  sessionId: string;
   /** The working directory the agent recorded, never decoded from a folder name. */
-  readonly project: string;
-  readonly model: string;
+  project: string;
+  model: string;
   /** Uncached input tokens (Anthropic semantics: excludes cache reads and writes). */
-  readonly inputTokens: number;
+  inputTokens: number;
   /** Output tokens, reasoning included. */
-  readonly outputTokens: number;
-  readonly cacheWrite5mTokens: number;
-  readonly cacheWrite1hTokens: number;
-  readonly cacheReadTokens: number;
+  outputTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  cacheReadTokens: number;
   /** Priced at the model's fast-mode premium. */
-  readonly fast: boolean;
+  fast: boolean;
   /** Written by a subagent / side chain rather than the main conversation. */
-  readonly sidechain: boolean;
+  sidechain: boolean;
   /** A cost the agent itself wrote into its log, when it did. */
-  readonly reportedCostUsd?: number;
+  reportedCostUsd?: number;
 }
 
 export function totalTokens(event: {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { claudeCodeRoots, scanClaudeLine, LineKind, newClaudeLine } from '../../src/core/sources/claudeCode';
+import { claudeCodeRoots, lineText, parseTimestamp, scanClaudeLine, LineKind, newClaudeLine } from '../../src/core/sources/claudeCode';
 import { FIXTURES, reportOf } from './helpers';
 
 const SESSION = '11111111-1111-4111-8111-111111111111';
@@ -93,7 +93,7 @@ describe('Claude Code traps', () => {
     );
     const out = newClaudeLine();
     assert.equal(scanClaudeLine(line, 0, 60, out), LineKind.Other);
-    assert.equal(out.cwd, '/x');
+    assert.equal(lineText(out, out.cwdStart, out.cwdEnd), '/x');
   });
 
   it('malformed lines are counted and skipped; a torn line that ran into the next record gives that record back', () => {
@@ -146,5 +146,25 @@ describe('Claude Code log locations', () => {
       path.join('projects', '-home-ana-src-shop', `${SESSION}.jsonl`),
       path.join('projects', '-home-ana-src-shop', SESSION, 'subagents', 'agent-a1b2c3.jsonl'),
     ]);
+  });
+});
+
+describe('timestamp parsing', () => {
+  it('reads the usual format from bytes and anything else as Date.parse does', () => {
+    for (const text of [
+      '2026-07-01T10:15:02.118Z',
+      '2026-07-01T10:15:02Z',
+      '2026-12-31T23:59:59.999Z',
+      '2026-07-01T12:15:02.118+02:00',
+      '2026-07-01T10:15:02.118123Z',
+      '2026-02-30T10:15:02.118Z',
+      'yesterday',
+    ]) {
+      const buf = Buffer.from(JSON.stringify(text));
+      const expected = Date.parse(text);
+      const actual = parseTimestamp(buf, 0, buf.length);
+      if (Number.isNaN(expected)) assert.ok(Number.isNaN(actual), text);
+      else assert.equal(actual, expected, text);
+    }
   });
 });

@@ -2,7 +2,20 @@
 // model on a date; user overrides win over it. calcPrice costs ~20 µs a call, far too slow for every record of a
 // 1 GB scan, so the active rate card is resolved once per (model, day) and applied here.
 
-import { calcPrice, type ModelPrice } from '@pydantic/genai-prices';
+import type { ModelPrice } from '@pydantic/genai-prices';
+
+type GenaiPrices = typeof import('@pydantic/genai-prices');
+let genaiPrices: GenaiPrices | undefined;
+
+/**
+ * The price table is loaded on first use: it is most of the bundle's size, and a warm start whose records are
+ * already priced never needs it. (esbuild.js builds it as its own file, dist/prices.js.)
+ */
+function loadGenaiPrices(): GenaiPrices {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  genaiPrices ??= require('@pydantic/genai-prices') as GenaiPrices;
+  return genaiPrices;
+}
 
 /** USD per million tokens. */
 export interface RateCard {
@@ -164,7 +177,7 @@ export class PriceBook {
     const providerId = providerFor(name);
     try {
       // Noon of the day: the table's dated price changes take effect at day boundaries.
-      const result = calcPrice({ input_tokens: 1, output_tokens: 1 }, name, {
+      const result = loadGenaiPrices().calcPrice({ input_tokens: 1, output_tokens: 1 }, name, {
         ...(providerId ? { providerId } : {}),
         timestamp: new Date(day * DAY_MS + DAY_MS / 2),
       });

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeNumber, decodeString, keyBytes, keyEquals, skipString, skipValue, walkObject } from '../jsonScan';
 import type { LineSink } from '../tail';
-import { tagOf, type UsageEvent } from '../usage';
+import { tagOf, totalTokens, type UsageEvent } from '../usage';
 
 export const CLAUDE_CODE = 'claude-code';
 
@@ -37,19 +37,34 @@ export function isTranscriptPath(filePath: string): boolean {
   return filePath.endsWith('.jsonl') && !filePath.includes(`${path.sep}tool-results${path.sep}`);
 }
 
-/** What one line of a transcript told us. */
+/**
+ * What one line of a transcript told us. String fields are kept as byte ranges into the scanned buffer (-1 when
+ * absent) and decoded only for usage lines: most lines are user lines and tool results, and decoding their
+ * envelope would allocate strings for nothing. Valid only while the buffer is.
+ */
 export interface ClaudeLine {
-  type: string | undefined;
-  cwd: string | undefined;
-  sessionId: string | undefined;
-  timestamp: string | undefined;
-  requestId: string | undefined;
-  uuid: string | undefined;
+  buf: Buffer;
+  notAssistant: boolean;
+  isAssistant: boolean;
+  cwdStart: number;
+  cwdEnd: number;
+  sessionIdStart: number;
+  sessionIdEnd: number;
+  timestampStart: number;
+  timestampEnd: number;
+  requestIdStart: number;
+  requestIdEnd: number;
+  uuidStart: number;
+  uuidEnd: number;
+  messageIdStart: number;
+  messageIdEnd: number;
+  modelStart: number;
+  modelEnd: number;
+  speedStart: number;
+  speedEnd: number;
   isSidechain: boolean;
   isApiErrorMessage: boolean;
   costUSD: number | undefined;
-  messageId: string | undefined;
-  model: string | undefined;
   hasUsage: boolean;
   inputTokens: number;
   outputTokens: number;
@@ -58,7 +73,6 @@ export interface ClaudeLine {
   hasCacheCreationDetail: boolean;
   ephemeral5mTokens: number;
   ephemeral1hTokens: number;
-  speed: string | undefined;
 }
 
 export const enum LineKind {
@@ -94,127 +108,316 @@ const K = {
   speed: keyBytes('speed'),
 };
 const ASSISTANT = keyBytes('assistant');
+const QUOTE = 0x22;
 const TRUE_BYTE = 0x74;
+const OPEN_BRACE = 0x7b;
+const EMPTY = Buffer.alloc(0);
 
-function newLine(): ClaudeLine {
-  return {
-    type: undefined,
-    cwd: undefined,
-    sessionId: undefined,
-    timestamp: undefined,
-    requestId: undefined,
-    uuid: undefined,
-    isSidechain: false,
-    isApiErrorMessage: false,
-    costUSD: undefined,
-    messageId: undefined,
-    model: undefined,
-    hasUsage: false,
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheCreationTokens: 0,
-    cacheReadTokens: 0,
-    hasCacheCreationDetail: false,
-    ephemeral5mTokens: 0,
-    ephemeral1hTokens: 0,
-    speed: undefined,
-  };
+export function newClaudeLine(): ClaudeLine {
+  return resetLine(
+    {
+      buf: EMPTY,
+      notAssistant: false,
+      isAssistant: false,
+      cwdStart: -1,
+      cwdEnd: -1,
+      sessionIdStart: -1,
+      sessionIdEnd: -1,
+      timestampStart: -1,
+      timestampEnd: -1,
+      requestIdStart: -1,
+      requestIdEnd: -1,
+      uuidStart: -1,
+      uuidEnd: -1,
+      messageIdStart: -1,
+      messageIdEnd: -1,
+      modelStart: -1,
+      modelEnd: -1,
+      speedStart: -1,
+      speedEnd: -1,
+      isSidechain: false,
+      isApiErrorMessage: false,
+      costUSD: undefined,
+      hasUsage: false,
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheCreationTokens: 0,
+      cacheReadTokens: 0,
+      hasCacheCreationDetail: false,
+      ephemeral5mTokens: 0,
+      ephemeral1hTokens: 0,
+    },
+    EMPTY,
+  );
 }
 
-function readStringOrSkip(buf: Buffer, at: number, end: number, assign: (value: string) => void): number {
-  if (buf[at] !== 0x22) return skipValue(buf, at, end);
-  const after = skipString(buf, at, end);
-  if (after > 0) assign(decodeString(buf, at, after));
-  return after;
-}
-
-function readCount(buf: Buffer, at: number, end: number, assign: (value: number) => void): number {
-  const after = skipValue(buf, at, end);
-  if (after < 0) return -1;
-  const value = decodeNumber(buf, at, after);
-  // A wrong type (a string, an object) counts as absent rather than as garbage in the totals.
-  if (Number.isFinite(value) && value >= 0) assign(value);
-  return after;
+function resetLine(line: ClaudeLine, buf: Buffer): ClaudeLine {
+  line.buf = buf;
+  line.notAssistant = false;
+  line.isAssistant = false;
+  line.cwdStart = line.sessionIdStart = line.timestampStart = line.requestIdStart = line.uuidStart = -1;
+  line.messageIdStart = line.modelStart = line.speedStart = -1;
+  line.isSidechain = false;
+  line.isApiErrorMessage = false;
+  line.costUSD = undefined;
+  line.hasUsage = false;
+  line.inputTokens = line.outputTokens = line.cacheCreationTokens = line.cacheReadTokens = 0;
+  line.hasCacheCreationDetail = false;
+  line.ephemeral5mTokens = line.ephemeral1hTokens = 0;
+  return line;
 }
 
 /**
- * Scans one transcript line in `buf[start, end)`. Lines that are not the assistant's are recognised from their
- * `type` and left without reading the rest, which is what keeps multi-megabyte tool results cheap.
+ * Parses a quoted `"YYYY-MM-DDTHH:MM:SSZ"` or `"YYYY-MM-DDTHH:MM:SS.fffZ"` at [start, end) without making a
+ * string (the format Claude Code writes); anything else (offsets, other precisions) goes through Date.parse.
  */
-export function scanClaudeLine(buf: Buffer, start: number, end: number, out: ClaudeLine = newLine()): LineKind {
+export function parseTimestamp(buf: Buffer, start: number, end: number): number {
+  const length = end - start;
+  const fraction = length === 26;
+  if ((length !== 22 && !fraction) || buf[end - 2] !== 0x5a || (fraction && buf[start + 20] !== 0x2e)) {
+    return Date.parse(decodeString(buf, start, end));
+  }
+  for (let k = 0; k < TIMESTAMP_LAYOUT.length; k++) {
+    const expected = TIMESTAMP_LAYOUT[k];
+    const byte = buf[start + 1 + k];
+    if (expected === 0 ? byte < 0x30 || byte > 0x39 : byte !== expected) return Date.parse(decodeString(buf, start, end));
+  }
+  if (fraction && !(isDigit(buf[start + 21]) && isDigit(buf[start + 22]) && isDigit(buf[start + 23]))) {
+    return Date.parse(decodeString(buf, start, end));
+  }
+  const month = digits2(buf, start + 6);
+  const day = digits2(buf, start + 9);
+  const hour = digits2(buf, start + 12);
+  const minute = digits2(buf, start + 15);
+  const second = digits2(buf, start + 18);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  const year = digits2(buf, start + 1) * 100 + digits2(buf, start + 3);
+  const millis = fraction ? (buf[start + 21] - 0x30) * 100 + digits2(buf, start + 22) : 0;
+  return Date.UTC(year, month - 1, day, hour, minute, second, millis);
+}
+
+/** `YYYY-MM-DDTHH:MM:SS`: 0 stands for a digit, anything else for that exact byte. */
+const TIMESTAMP_LAYOUT = [0, 0, 0, 0, 0x2d, 0, 0, 0x2d, 0, 0, 0x54, 0, 0, 0x3a, 0, 0, 0x3a, 0, 0];
+
+function isDigit(byte: number): boolean {
+  return byte >= 0x30 && byte <= 0x39;
+}
+
+function digits2(buf: Buffer, at: number): number {
+  return (buf[at] - 0x30) * 10 + (buf[at + 1] - 0x30);
+}
+
+/** tagOf() of the string at [start, end), hashing the bytes directly when they are plain ASCII. */
+function tagOfRange(buf: Buffer, start: number, end: number): number {
+  if (start < 0 || end - start <= 2) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = start + 1; i < end - 1; i++) {
+    const byte = buf[i];
+    if (byte >= 0x80 || byte === 0x5c) return tagOf(decodeString(buf, start, end));
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 1) || 1;
+}
+
+/** Remembers the last string decoded from a field, so that a value repeated line after line is decoded once. */
+export class RepeatedText {
+  private bytes: Buffer | null = null;
+  private text: string | undefined;
+
+  get(buf: Buffer, start: number, end: number): string | undefined {
+    if (start < 0) return undefined;
+    if (this.bytes && sameBytes(buf, start, end, this.bytes)) return this.text;
+    this.text = decodeString(buf, start, end);
+    this.bytes = Buffer.from(buf.subarray(start, end));
+    return this.text;
+  }
+}
+
+/** Byte equality of buf[start, end) and `bytes`; a loop beats Buffer#compare's call overhead on short ranges. */
+function sameBytes(buf: Buffer, start: number, end: number, bytes: Uint8Array): boolean {
+  if (end - start !== bytes.length) return false;
+  for (let k = 0; k < bytes.length; k++) if (buf[start + k] !== bytes[k]) return false;
+  return true;
+}
+
+/** True when buf[start, end) holds exactly the characters of `text` (false for anything non-ASCII or escaped). */
+function sameText(buf: Buffer, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let k = 0; k < text.length; k++) if (buf[start + k] !== text.charCodeAt(k) || buf[start + k] === 0x5c) return false;
+  return true;
+}
+
+const FAST = Buffer.from('"fast"');
+const MESSAGE_KEY_PREFIX = 'cc:';
+
+/** Decodes a recorded string range, or undefined when it was absent. */
+export function lineText(line: ClaudeLine, start: number, end: number): string | undefined {
+  return start < 0 ? undefined : decodeString(line.buf, start, end);
+}
+
+/** A count: a wrong type (a string, an object) reads as absent rather than as garbage in the totals. */
+function count(buf: Buffer, at: number, end: number): number {
+  const after = skipValue(buf, at, end);
+  if (after < 0) return -1;
+  const value = decodeNumber(buf, at, after);
+  countValue = Number.isFinite(value) && value >= 0 ? value : 0;
+  return after;
+}
+let countValue = 0;
+
+function visitCacheCreation(buf: Buffer, ks: number, ke: number, vs: number, end: number, out: ClaudeLine): number {
+  if (ke - ks === 27) {
+    if (keyEquals(buf, ks, ke, K.ephemeral5m)) {
+      const after = count(buf, vs, end);
+      out.ephemeral5mTokens = countValue;
+      return after;
+    }
+    if (keyEquals(buf, ks, ke, K.ephemeral1h)) {
+      const after = count(buf, vs, end);
+      out.ephemeral1hTokens = countValue;
+      return after;
+    }
+  }
+  return skipValue(buf, vs, end);
+}
+
+function visitUsage(buf: Buffer, ks: number, ke: number, vs: number, end: number, out: ClaudeLine): number {
+  let after: number;
+  if (keyEquals(buf, ks, ke, K.inputTokens)) {
+    after = count(buf, vs, end);
+    out.inputTokens = countValue;
+  } else if (keyEquals(buf, ks, ke, K.outputTokens)) {
+    after = count(buf, vs, end);
+    out.outputTokens = countValue;
+  } else if (keyEquals(buf, ks, ke, K.cacheCreationInputTokens)) {
+    after = count(buf, vs, end);
+    out.cacheCreationTokens = countValue;
+  } else if (keyEquals(buf, ks, ke, K.cacheReadInputTokens)) {
+    after = count(buf, vs, end);
+    out.cacheReadTokens = countValue;
+  } else if (keyEquals(buf, ks, ke, K.cacheCreation) && buf[vs] === OPEN_BRACE) {
+    out.hasCacheCreationDetail = true;
+    after = walkObject(buf, vs, end, visitCacheCreation, out);
+  } else if (keyEquals(buf, ks, ke, K.speed) && buf[vs] === QUOTE) {
+    after = skipString(buf, vs, end);
+    out.speedStart = vs;
+    out.speedEnd = after;
+  } else {
+    after = skipValue(buf, vs, end);
+  }
+  return after;
+}
+
+function visitMessage(buf: Buffer, ks: number, ke: number, vs: number, end: number, out: ClaudeLine): number {
+  const length = ke - ks - 2;
+  if (length === 2 && keyEquals(buf, ks, ke, K.id) && buf[vs] === QUOTE) {
+    const after = skipString(buf, vs, end);
+    out.messageIdStart = vs;
+    out.messageIdEnd = after;
+    return after;
+  }
+  if (length === 5) {
+    if (keyEquals(buf, ks, ke, K.model) && buf[vs] === QUOTE) {
+      const after = skipString(buf, vs, end);
+      out.modelStart = vs;
+      out.modelEnd = after;
+      return after;
+    }
+    if (keyEquals(buf, ks, ke, K.usage) && buf[vs] === OPEN_BRACE) {
+      out.hasUsage = true;
+      return walkObject(buf, vs, end, visitUsage, out);
+    }
+  }
+  return skipValue(buf, vs, end);
+}
+
+function visitTop(buf: Buffer, ks: number, ke: number, vs: number, end: number, out: ClaudeLine): number {
+  const isString = buf[vs] === QUOTE;
+  switch (ke - ks - 2) {
+    case 4:
+      if (keyEquals(buf, ks, ke, K.type)) {
+        const after = skipValue(buf, vs, end);
+        if (after < 0) return -1;
+        if (!keyEquals(buf, vs, after, ASSISTANT)) {
+          // Not a usage line: stop here, the rest of it (often huge) is never looked at.
+          out.notAssistant = true;
+          return -1;
+        }
+        out.isAssistant = true;
+        return after;
+      }
+      if (isString && keyEquals(buf, ks, ke, K.uuid)) {
+        const after = skipString(buf, vs, end);
+        out.uuidStart = vs;
+        out.uuidEnd = after;
+        return after;
+      }
+      break;
+    case 3:
+      if (isString && keyEquals(buf, ks, ke, K.cwd)) {
+        const after = skipString(buf, vs, end);
+        out.cwdStart = vs;
+        out.cwdEnd = after;
+        return after;
+      }
+      break;
+    case 9:
+      if (isString) {
+        const after = skipString(buf, vs, end);
+        if (keyEquals(buf, ks, ke, K.sessionId)) {
+          out.sessionIdStart = vs;
+          out.sessionIdEnd = after;
+        } else if (keyEquals(buf, ks, ke, K.timestamp)) {
+          out.timestampStart = vs;
+          out.timestampEnd = after;
+        } else if (keyEquals(buf, ks, ke, K.requestId)) {
+          out.requestIdStart = vs;
+          out.requestIdEnd = after;
+        }
+        return after;
+      }
+      break;
+    case 7:
+      if (buf[vs] === OPEN_BRACE && keyEquals(buf, ks, ke, K.message)) return walkObject(buf, vs, end, visitMessage, out);
+      if (keyEquals(buf, ks, ke, K.costUSD)) {
+        const after = skipValue(buf, vs, end);
+        if (after > 0) {
+          const value = decodeNumber(buf, vs, after);
+          if (Number.isFinite(value) && value >= 0) out.costUSD = value;
+        }
+        return after;
+      }
+      break;
+    case 11:
+      if (keyEquals(buf, ks, ke, K.isSidechain)) out.isSidechain = buf[vs] === TRUE_BYTE;
+      break;
+    case 17:
+      if (keyEquals(buf, ks, ke, K.isApiErrorMessage)) out.isApiErrorMessage = buf[vs] === TRUE_BYTE;
+      break;
+  }
+  return skipValue(buf, vs, end);
+}
+
+/**
+ * Scans one transcript line in `buf[start, end)` into `out`. Lines that are not the assistant's are recognised from
+ * their `type` and left without reading the rest, which is what keeps multi-megabyte tool results cheap.
+ */
+export function scanClaudeLine(buf: Buffer, start: number, end: number, out: ClaudeLine): LineKind {
+  resetLine(out, buf);
   let i = start;
   while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d)) i++;
   if (i === end) return LineKind.Other;
-  let notAssistant = false;
-  const usage = (us: number): number =>
-    walkObject(buf, us, end, (ks, ke, vs) => {
-      if (keyEquals(buf, ks, ke, K.inputTokens)) return readCount(buf, vs, end, (v) => (out.inputTokens = v));
-      if (keyEquals(buf, ks, ke, K.outputTokens)) return readCount(buf, vs, end, (v) => (out.outputTokens = v));
-      if (keyEquals(buf, ks, ke, K.cacheCreationInputTokens))
-        return readCount(buf, vs, end, (v) => (out.cacheCreationTokens = v));
-      if (keyEquals(buf, ks, ke, K.cacheReadInputTokens))
-        return readCount(buf, vs, end, (v) => (out.cacheReadTokens = v));
-      if (keyEquals(buf, ks, ke, K.speed)) return readStringOrSkip(buf, vs, end, (v) => (out.speed = v));
-      if (keyEquals(buf, ks, ke, K.cacheCreation) && buf[vs] === 0x7b) {
-        out.hasCacheCreationDetail = true;
-        return walkObject(buf, vs, end, (cks, cke, cvs) => {
-          if (keyEquals(buf, cks, cke, K.ephemeral5m)) return readCount(buf, cvs, end, (v) => (out.ephemeral5mTokens = v));
-          if (keyEquals(buf, cks, cke, K.ephemeral1h)) return readCount(buf, cvs, end, (v) => (out.ephemeral1hTokens = v));
-          return skipValue(buf, cvs, end);
-        });
-      }
-      return skipValue(buf, vs, end);
-    });
-  const message = (ms: number): number =>
-    walkObject(buf, ms, end, (ks, ke, vs) => {
-      if (keyEquals(buf, ks, ke, K.id)) return readStringOrSkip(buf, vs, end, (v) => (out.messageId = v));
-      if (keyEquals(buf, ks, ke, K.model)) return readStringOrSkip(buf, vs, end, (v) => (out.model = v));
-      if (keyEquals(buf, ks, ke, K.usage) && buf[vs] === 0x7b) {
-        out.hasUsage = true;
-        return usage(vs);
-      }
-      return skipValue(buf, vs, end);
-    });
-  const after = walkObject(buf, i, end, (ks, ke, vs) => {
-    if (keyEquals(buf, ks, ke, K.type)) {
-      const valueEnd = skipValue(buf, vs, end);
-      if (valueEnd < 0) return -1;
-      if (!keyEquals(buf, vs, valueEnd, ASSISTANT)) {
-        // Not a usage line: stop here, the rest of it (often huge) is never looked at.
-        notAssistant = true;
-        return -1;
-      }
-      out.type = 'assistant';
-      return valueEnd;
-    }
-    if (keyEquals(buf, ks, ke, K.message) && buf[vs] === 0x7b) return message(vs);
-    if (keyEquals(buf, ks, ke, K.cwd)) return readStringOrSkip(buf, vs, end, (v) => (out.cwd = v));
-    if (keyEquals(buf, ks, ke, K.sessionId)) return readStringOrSkip(buf, vs, end, (v) => (out.sessionId = v));
-    if (keyEquals(buf, ks, ke, K.timestamp)) return readStringOrSkip(buf, vs, end, (v) => (out.timestamp = v));
-    if (keyEquals(buf, ks, ke, K.requestId)) return readStringOrSkip(buf, vs, end, (v) => (out.requestId = v));
-    if (keyEquals(buf, ks, ke, K.uuid)) return readStringOrSkip(buf, vs, end, (v) => (out.uuid = v));
-    if (keyEquals(buf, ks, ke, K.isSidechain)) {
-      out.isSidechain = buf[vs] === TRUE_BYTE;
-      return skipValue(buf, vs, end);
-    }
-    if (keyEquals(buf, ks, ke, K.isApiErrorMessage)) {
-      out.isApiErrorMessage = buf[vs] === TRUE_BYTE;
-      return skipValue(buf, vs, end);
-    }
-    if (keyEquals(buf, ks, ke, K.costUSD)) return readCount(buf, vs, end, (v) => (out.costUSD = v));
-    return skipValue(buf, vs, end);
-  });
-  if (notAssistant) return LineKind.Other;
+  const after = walkObject(buf, i, end, visitTop, out);
+  if (out.notAssistant) return LineKind.Other;
   if (after < 0) return LineKind.Malformed;
   // Anything after the closing brace but blanks means two records ran together (a torn line, then an append).
   for (let j = after; j < end; j++) {
     const byte = buf[j];
     if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return LineKind.Malformed;
   }
-  return out.type === 'assistant' && out.hasUsage ? LineKind.Usage : LineKind.Other;
+  return out.isAssistant && out.hasUsage ? LineKind.Usage : LineKind.Other;
 }
-
-export { newLine as newClaudeLine };
 
 /** Why a usage line produced no event. */
 export type ClaudeSkipReason = 'synthetic' | 'no-timestamp';
@@ -226,46 +429,64 @@ export type ClaudeSkipReason = 'synthetic' | 'no-timestamp';
  * message id (see the ledger's merge rule). Lines without a message id fall back to the request id, then the uuid.
  * Cache writes: the nested `cache_creation` split wins when present, because older builds wrote 0 at the top level.
  */
+/** Cache writes: the nested split wins when it has anything, because older builds wrote 0 at the top level. */
+function nestedSplit(line: ClaudeLine): boolean {
+  return line.hasCacheCreationDetail && line.ephemeral5mTokens + line.ephemeral1hTokens > 0;
+}
+
+function cacheWrite5mOf(line: ClaudeLine): number {
+  return nestedSplit(line) ? line.ephemeral5mTokens : line.cacheCreationTokens;
+}
+
+function cacheWrite1hOf(line: ClaudeLine): number {
+  return nestedSplit(line) ? line.ephemeral1hTokens : 0;
+}
+
+export interface TranscriptContext {
+  sessionId: string;
+  subagent: boolean;
+  cwd: string | undefined;
+  /** Decoding caches for fields that repeat on every line. */
+  models?: RepeatedText;
+  sessions?: RepeatedText;
+}
+
 export function claudeEventOf(
   line: ClaudeLine,
-  file: { sessionId: string; subagent: boolean; cwd: string | undefined },
+  file: TranscriptContext,
   fallbackKey: () => string,
 ): UsageEvent | ClaudeSkipReason {
-  if (line.model === '<synthetic>') return 'synthetic';
-  const timestamp = line.timestamp ? Date.parse(line.timestamp) : Number.NaN;
+  const buf = line.buf;
+  const model = file.models ? file.models.get(buf, line.modelStart, line.modelEnd) : lineText(line, line.modelStart, line.modelEnd);
+  if (model === '<synthetic>') return 'synthetic';
+  const timestamp = line.timestampStart < 0 ? Number.NaN : parseTimestamp(buf, line.timestampStart, line.timestampEnd);
   if (!Number.isFinite(timestamp)) return 'no-timestamp';
-  let cacheWrite5m: number;
-  let cacheWrite1h: number;
-  if (line.hasCacheCreationDetail && line.ephemeral5mTokens + line.ephemeral1hTokens > 0) {
-    cacheWrite5m = line.ephemeral5mTokens;
-    cacheWrite1h = line.ephemeral1hTokens;
-  } else {
-    cacheWrite5m = line.cacheCreationTokens;
-    cacheWrite1h = 0;
+  const id = lineText(line, line.messageIdStart, line.messageIdEnd) || undefined;
+  let dedupeKey: string;
+  if (id) dedupeKey = `${MESSAGE_KEY_PREFIX}${id}`;
+  else {
+    const requestId = lineText(line, line.requestIdStart, line.requestIdEnd);
+    const uuid = lineText(line, line.uuidStart, line.uuidEnd);
+    dedupeKey = requestId ? `cc:r:${requestId}` : uuid ? `cc:u:${uuid}` : `cc:h:${fallbackKey()}`;
   }
-  const id = line.messageId || undefined;
-  const dedupeKey = id
-    ? `cc:${id}`
-    : line.requestId
-      ? `cc:r:${line.requestId}`
-      : line.uuid
-        ? `cc:u:${line.uuid}`
-        : `cc:h:${fallbackKey()}`;
+  const lineSession = file.sessions
+    ? file.sessions.get(buf, line.sessionIdStart, line.sessionIdEnd)
+    : lineText(line, line.sessionIdStart, line.sessionIdEnd);
   return {
     dedupeKey,
-    requestTag: id ? tagOf(line.requestId) : 0,
+    requestTag: id ? tagOfRange(buf, line.requestIdStart, line.requestIdEnd) : 0,
     agent: CLAUDE_CODE,
     timestamp,
     // Subagent transcripts belong to the parent session (their folder), whatever their lines say.
-    sessionId: file.subagent ? file.sessionId : line.sessionId || file.sessionId,
-    project: line.cwd || file.cwd || '(unknown project)',
-    model: line.model || '(unknown model)',
+    sessionId: file.subagent ? file.sessionId : lineSession || file.sessionId,
+    project: file.cwd || '(unknown project)',
+    model: model || '(unknown model)',
     inputTokens: line.inputTokens,
     outputTokens: line.outputTokens,
-    cacheWrite5mTokens: cacheWrite5m,
-    cacheWrite1hTokens: cacheWrite1h,
+    cacheWrite5mTokens: cacheWrite5mOf(line),
+    cacheWrite1hTokens: cacheWrite1hOf(line),
     cacheReadTokens: line.cacheReadTokens,
-    fast: line.speed === 'fast',
+    fast: line.speedStart >= 0 && sameBytes(buf, line.speedStart, line.speedEnd, FAST),
     sidechain: line.isSidechain || file.subagent,
     reportedCostUsd: line.costUSD,
   };
@@ -291,38 +512,84 @@ const RECOVERY_ATTEMPTS = 16;
  * `file.cwd` is updated as lines reveal the working directory, so that a later read can resume with it.
  */
 export function claudeTranscriptSink(
-  file: { sessionId: string; subagent: boolean; cwd: string | undefined },
+  file: TranscriptContext,
   emit: (event: UsageEvent) => void,
   counts: ReadCounts,
   hashLine: (buf: Buffer, start: number, end: number) => string,
 ): LineSink {
-  const take = (line: ClaudeLine, buf: Buffer, start: number, end: number): void => {
-    if (line.cwd) file.cwd = line.cwd;
+  const line = newClaudeLine();
+  file.models ??= new RepeatedText();
+  file.sessions ??= new RepeatedText();
+  // The cwd is on nearly every line and rarely changes: compare bytes, decode only a new one.
+  const cwds = new RepeatedText();
+  const noteCwd = (): void => {
+    if (line.cwdStart >= 0) file.cwd = cwds.get(line.buf, line.cwdStart, line.cwdEnd);
+  };
+  // Consecutive lines of one response (one per content block) are folded here, so the ledger sees the response
+  // once per read instead of once per block. The ledger applies the same rule across files and reads.
+  let held: UsageEvent | null = null;
+  /** The raw message id of `held` (its dedupe key without the prefix). */
+  let heldMessage = '';
+  const flush = (): void => {
+    if (held) emit(held);
+    held = null;
+  };
+  const continuesHeld = (): boolean =>
+    held !== null &&
+    line.messageIdStart >= 0 &&
+    sameText(line.buf, line.messageIdStart + 1, line.messageIdEnd - 1, heldMessage) &&
+    tagOfRange(line.buf, line.requestIdStart, line.requestIdEnd) === held.requestTag;
+  const take = (buf: Buffer, start: number, end: number): void => {
+    noteCwd();
+    if (continuesHeld()) {
+      const h = held!;
+      const output = line.outputTokens;
+      const total = line.inputTokens + output + cacheWrite5mOf(line) + cacheWrite1hOf(line) + line.cacheReadTokens;
+      if (output < h.outputTokens || (output === h.outputTokens && total <= totalTokens(h))) return;
+      const timestamp = line.timestampStart < 0 ? Number.NaN : parseTimestamp(buf, line.timestampStart, line.timestampEnd);
+      if (!Number.isFinite(timestamp)) {
+        counts.undatedLines++;
+        return;
+      }
+      h.timestamp = timestamp;
+      h.inputTokens = line.inputTokens;
+      h.outputTokens = output;
+      h.cacheWrite5mTokens = cacheWrite5mOf(line);
+      h.cacheWrite1hTokens = cacheWrite1hOf(line);
+      h.cacheReadTokens = line.cacheReadTokens;
+      h.fast = line.speedStart >= 0 && sameBytes(buf, line.speedStart, line.speedEnd, FAST);
+      if (line.costUSD !== undefined) h.reportedCostUsd = line.costUSD;
+      return;
+    }
     const event = claudeEventOf(line, file, () => hashLine(buf, start, end));
     if (event === 'synthetic') counts.syntheticLines++;
     else if (event === 'no-timestamp') counts.undatedLines++;
-    else emit(event);
+    else {
+      flush();
+      if (event.dedupeKey.startsWith(MESSAGE_KEY_PREFIX)) {
+        held = event;
+        heldMessage = event.dedupeKey.slice(MESSAGE_KEY_PREFIX.length);
+      } else {
+        emit(event); // no message id: nothing to match the next line against
+      }
+    }
   };
   return {
     line(buf, start, end) {
-      const line = newLine();
       const kind = scanClaudeLine(buf, start, end, line);
-      if (kind === LineKind.Usage) return take(line, buf, start, end);
-      if (kind === LineKind.Other) {
-        if (line.cwd) file.cwd = line.cwd;
-        return;
-      }
+      if (kind === LineKind.Usage) return take(buf, start, end);
+      if (kind === LineKind.Other) return noteCwd();
       counts.malformedLines++;
       // A torn line followed by an append runs two records together: try the records that start inside it.
       let from = start + 1;
       for (let attempt = 0; attempt < RECOVERY_ATTEMPTS; attempt++) {
         const open = buf.indexOf('{"', from);
         if (open < 0 || open >= end) return;
-        const retry = newLine();
-        const retryKind = scanClaudeLine(buf, open, end, retry);
+        const retryKind = scanClaudeLine(buf, open, end, line);
         if (retryKind !== LineKind.Malformed) {
           counts.recoveredLines++;
-          if (retryKind === LineKind.Usage) take(retry, buf, open, end);
+          if (retryKind === LineKind.Usage) take(buf, open, end);
+          else noteCwd();
           return;
         }
         from = open + 1;
@@ -331,8 +598,10 @@ export function claudeTranscriptSink(
     partialLine(buf, start, end) {
       // The last line has no newline yet. If it is already a whole record, count it now (the ledger makes the
       // re-read after its newline arrives a no-op); a torn line is simply waited for.
-      const line = newLine();
-      if (scanClaudeLine(buf, start, end, line) === LineKind.Usage) take(line, buf, start, end);
+      if (scanClaudeLine(buf, start, end, line) === LineKind.Usage) take(buf, start, end);
+    },
+    end() {
+      flush();
     },
     oversizedLine() {
       counts.oversizedLines++;
