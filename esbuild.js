@@ -35,8 +35,6 @@ const builds = [
   { ...nodeCommon, entryPoints: { extension: 'src/host/extension.ts' }, outdir: 'dist', external: ['vscode'] },
   // The engine runs in a worker thread, for the extension host and the CLI's live view alike.
   { ...nodeCommon, entryPoints: { engineWorker: 'src/core/engineWorker.ts' }, outdir: 'dist' },
-  // Helper threads that split a large backlog of logs across cores.
-  { ...nodeCommon, entryPoints: { scanWorker: 'src/core/scanWorker.ts' }, outdir: 'dist' },
   // The CLI, an executable with a shebang.
   { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
   // The price table, required lazily by the three bundles above.

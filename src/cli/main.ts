@@ -80,7 +80,7 @@ async function runReport(options: CliOptions): Promise<void> {
   phase('loaded');
   if (engine.existingRoots().length === 0) process.stderr.write(`agent-spend: ${noLogsMessage(engine.watchRoots())}\n`);
   const progress = progressReporter();
-  await engine.scanParallel(undefined, progress.onProgress);
+  engine.scan(undefined, progress.onProgress);
   progress.done();
   phase('scanned');
   try {

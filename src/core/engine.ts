@@ -3,15 +3,11 @@
 // directly.
 
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { forEachEvent, type EventBatch } from './eventBatch';
 import { Ledger } from './ledger';
 import { PriceBook, type PriceOverrides } from './pricing/pricing';
 import { buildReport, type Report, type ReportQuery } from './report';
 import { readTranscript, type TranscriptRead } from './readTranscript';
-import type { ScanWorkerInput } from './scanWorker';
 import { claudeCodeProjectsDir, claudeCodeRoots, isTranscriptPath, newReadCounts, type ReadCounts } from './sources/claudeCode';
 import { StateStore } from './stateStore';
 import { isUnchanged, type FileCursor, type TailOptions } from './tail';
@@ -25,8 +21,6 @@ export interface EngineOptions {
   tail?: TailOptions;
   /** Receives one line per notable event (what was scanned, skipped and why). */
   log?: (message: string) => void;
-  /** The helper thread for large scans (default: scanWorker.js beside this bundle; none when absent). */
-  scanWorkerScript?: string;
 }
 
 interface ScanPlan {
@@ -35,20 +29,6 @@ interface ScanPlan {
   pending: Array<{ file: string; bytes: number }>;
   progress: ScanProgress;
 }
-
-interface ScanWorkerOutput {
-  busyMs: number;
-  reads: TranscriptRead[];
-  counts: ReadCounts;
-  events: EventBatch;
-}
-
-/** Below this backlog a helper thread costs more (its start-up) than it saves. */
-const PARALLEL_MIN_BYTES = 48 * 1024 * 1024;
-/** About what this thread could read in the time it spends pricing, merging the helper's events and reporting. */
-const MAIN_HANDICAP_BYTES = 48 * 1024 * 1024;
-/** This many files never read before start the helper thread before the stat pass. */
-const EARLY_HELPER_FILES = 256;
 
 export interface ScanProgress {
   filesDone: number;
@@ -149,80 +129,6 @@ export class Engine {
     const unreadable: ScanResult['unreadable'] = [];
     const plan = this.plan(started, paths ?? this.discover(unreadable), unreadable);
     this.readHere(plan, plan.pending, onProgress);
-    return this.finish(plan);
-  }
-
-  /**
-   * The same as scan(), but a large backlog (a first run, a long absence) is split with a helper thread, so that
-   * both cores parse. The events the helper finds are merged exactly as if read here.
-   */
-  async scanParallel(paths?: string[], onProgress?: (progress: ScanProgress) => void): Promise<ScanResult> {
-    const started = Date.now();
-    const script = this.options.scanWorkerScript ?? path.join(__dirname, 'scanWorker.js');
-    const canSplit = (os.availableParallelism?.() ?? os.cpus().length) >= 2 && fs.existsSync(script);
-    const unreadable: ScanResult['unreadable'] = [];
-    const files = paths ?? this.discover(unreadable);
-    // Many files never read before (a first run) promise a backlog: start the helper now, so that its start-up
-    // overlaps the stat pass below.
-    let worker: Worker | null = null;
-    if (canSplit && files.length - this.cursors.size >= EARLY_HELPER_FILES) worker = new Worker(script);
-    const plan = this.plan(started, files, unreadable);
-    if (!canSplit || plan.progress.bytesTotal < PARALLEL_MIN_BYTES) {
-      void worker?.terminate();
-      this.readHere(plan, plan.pending, onProgress);
-      return this.finish(plan);
-    }
-    worker ??= new Worker(script);
-    // Largest files first, each to the side with less work so far. This thread also prices, merges and reports,
-    // so it starts with a handicap.
-    const sorted = [...plan.pending].sort((a, b) => b.bytes - a.bytes);
-    const mine: typeof sorted = [];
-    const theirs: typeof sorted = [];
-    let myLoad = MAIN_HANDICAP_BYTES;
-    let theirLoad = 0;
-    for (const item of sorted) {
-      if (myLoad <= theirLoad) {
-        mine.push(item);
-        myLoad += item.bytes;
-      } else {
-        theirs.push(item);
-        theirLoad += item.bytes;
-      }
-    }
-    const input: ScanWorkerInput = {
-      files: theirs.map(({ file }) => ({ file, previous: this.cursors.get(file) })),
-      tail: this.options.tail,
-    };
-    const helperWorker = worker;
-    const helper = new Promise<ScanWorkerOutput>((resolve, reject) => {
-      helperWorker.once('message', (message: ScanWorkerOutput) => resolve(message));
-      helperWorker.once('error', reject);
-      helperWorker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`scan worker exited with ${code}`))));
-    });
-    // Keep a rejection from being reported as unhandled while this thread is busy below.
-    helper.catch(() => undefined);
-    helperWorker.postMessage(input);
-    const mineStarted = Date.now();
-    this.readHere(plan, mine, onProgress);
-    const mineDone = Date.now();
-    let output: ScanWorkerOutput;
-    try {
-      output = await helper;
-    } catch (error) {
-      // The helper failed: read its share here rather than lose it.
-      this.log(`scan helper failed (${(error as Error).message}); reading its files in this thread`);
-      this.readHere(plan, theirs, onProgress);
-      return this.finish(plan);
-    }
-    this.log(
-      `parallel scan: planned in ${mineStarted - started} ms; ${mine.length} file(s) (${myLoad - MAIN_HANDICAP_BYTES} bytes) here in ${mineDone - mineStarted} ms; ${theirs.length} (${theirLoad} bytes) in a helper, busy ${Math.round(output.busyMs)} ms; all done after ${Date.now() - started} ms`,
-    );
-    forEachEvent(output.events, (event) => this.ingest(plan.result, event));
-    for (const read of output.reads) this.applyRead(plan, read);
-    for (const key of Object.keys(output.counts) as Array<keyof ReadCounts>) plan.result[key] += output.counts[key];
-    plan.progress.filesDone = plan.pending.length;
-    plan.progress.bytesDone = plan.result.bytesRead;
-    onProgress?.(plan.progress);
     return this.finish(plan);
   }
 

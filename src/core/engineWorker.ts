@@ -118,8 +118,7 @@ async function initialise(): Promise<void> {
       log: (line) => post({ type: 'log', message: line }),
     });
     engine.open();
-    // The first scan may be a backlog of gigabytes: let it use both cores.
-    const scan = await engine.scanParallel(undefined, (progress) => post({ type: 'progress', progress }));
+    const scan = engine.scan(undefined, (progress) => post({ type: 'progress', progress }));
     publish(scan, true);
     engine.save();
     if (options.watch !== false) startWatching();
