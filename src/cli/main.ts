@@ -6,7 +6,7 @@ import { Engine, type ScanProgress } from '../core/engine';
 import { EngineClient } from '../core/engineClient';
 import { parsePriceOverrides, type PriceOverrides } from '../core/pricing/pricing';
 import type { Report } from '../core/report';
-import { defaultStateDir } from '../core/stateStore';
+import { defaultCacheDir, defaultStateDir } from '../core/stateStore';
 import { formatReport } from './format';
 import { parseArgs, UsageError, USAGE, type CliOptions } from './args';
 import { version } from '../../package.json';
@@ -50,7 +50,7 @@ function progressReporter(): { onProgress: (p: ScanProgress) => void; done: () =
       lastPrinted = now;
       printed = true;
       const mb = (n: number) => (n / 1048576).toFixed(0);
-      const line = `scanning logs: ${p.filesDone}/${p.filesTotal} files, ${mb(p.bytesDone)}/${mb(p.bytesTotal)} MB`;
+      const line = `scanning logs: ${p.filesDone}/${p.filesTotal} files, ${mb(p.bytesDone)} MB read`;
       process.stderr.write(tty ? `\r${line}\u001b[K` : `${line}\n`);
     },
     done() {
@@ -73,6 +73,7 @@ async function runReport(options: CliOptions): Promise<void> {
   const engine = new Engine({
     env: process.env,
     stateDir: stateDirOf(options),
+    cacheDir: options.noState ? null : defaultCacheDir(process.env),
     priceOverrides: loadPrices(options),
     log: process.env.AGENT_SPEND_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
@@ -104,6 +105,7 @@ function runWatch(options: CliOptions): void {
     {
       env: { ...process.env },
       stateDir: stateDirOf(options),
+      cacheDir: options.noState ? null : defaultCacheDir(process.env),
       priceOverrides: loadPrices(options),
       query: { sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by },
       watch: true,

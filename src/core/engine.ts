@@ -17,6 +17,8 @@ export interface EngineOptions {
   env: NodeJS.ProcessEnv;
   /** Where the ledger persists; null keeps everything in memory (`--no-state`). */
   stateDir: string | null;
+  /** Where caches that only save time live (the price table's answers); none when absent. */
+  cacheDir?: string | null;
   priceOverrides?: PriceOverrides;
   tail?: TailOptions;
   /** Receives one line per notable event (what was scanned, skipped and why). */
@@ -34,6 +36,7 @@ export interface ScanProgress {
   filesDone: number;
   filesTotal: number;
   bytesDone: number;
+  /** New bytes known before opening (files never read before count once opened). */
   bytesTotal: number;
 }
 
@@ -64,7 +67,7 @@ export class Engine {
   private cursorsDirty = false;
 
   constructor(private readonly options: EngineOptions) {
-    this.prices = new PriceBook(options.priceOverrides);
+    this.prices = new PriceBook(options.priceOverrides, options.cacheDir ? path.join(options.cacheDir, 'rate-cards.json') : undefined);
     this.ledger = new Ledger(this.prices);
     this.store = options.stateDir ? new StateStore(options.stateDir) : null;
     this.log = options.log ?? (() => undefined);
@@ -127,7 +130,7 @@ export class Engine {
   scan(paths?: string[], onProgress?: (progress: ScanProgress) => void): ScanResult {
     const started = Date.now();
     const unreadable: ScanResult['unreadable'] = [];
-    const plan = this.plan(started, paths ?? this.discover(unreadable), unreadable);
+    const plan = this.plan(started, paths ?? this.discover(unreadable), unreadable, !paths);
     this.readHere(plan, plan.pending, onProgress);
     return this.finish(plan);
   }
@@ -148,7 +151,7 @@ export class Engine {
   }
 
   /** Stats what there is to read: files whose size, mtime or inode changed since their cursor. */
-  private plan(started: number, files: string[], unreadable: ScanResult['unreadable']): ScanPlan {
+  private plan(started: number, files: string[], unreadable: ScanResult['unreadable'], discovered: boolean): ScanPlan {
     const result: ScanResult = {
       ...newReadCounts(),
       filesSeen: 0,
@@ -165,6 +168,12 @@ export class Engine {
     let bytesTotal = 0;
     for (const file of files) {
       if (!isTranscriptPath(file)) continue;
+      const cursor = this.cursors.get(file);
+      if (!cursor && discovered) {
+        // Never read and known to be a file: there is nothing to compare, and opening it will tell its size.
+        pending.push({ file, bytes: 0 });
+        continue;
+      }
       let stat: fs.Stats;
       try {
         stat = fs.statSync(file);
@@ -173,7 +182,6 @@ export class Engine {
         if (code !== 'ENOENT') result.unreadable.push({ path: file, error: (error as Error).message });
         continue;
       }
-      const cursor = this.cursors.get(file);
       if (!stat.isFile() || isUnchanged(cursor, stat)) continue;
       const bytes = Math.max(0, stat.size - (cursor?.offset ?? 0));
       pending.push({ file, bytes });
@@ -184,7 +192,8 @@ export class Engine {
 
   private applyRead(plan: ScanPlan, read: TranscriptRead): void {
     if (!read.cursor) {
-      plan.result.unreadable.push({ path: read.file, error: read.error ?? 'unreadable' });
+      // A file deleted since it was listed is simply gone (Claude Code's cleanup), not unreadable.
+      if (read.errorCode !== 'ENOENT') plan.result.unreadable.push({ path: read.file, error: read.error ?? 'unreadable' });
       return;
     }
     this.cursors.set(read.file, read.cursor);
@@ -233,6 +242,7 @@ export class Engine {
 
   /** Persists when anything changed since the last load or save. */
   save(): void {
+    this.prices.persist();
     if (!this.store || (this.ledger.revision === this.savedRevision && !this.cursorsDirty)) return;
     this.generation = this.store.save(this.ledger, this.cursors, this.generation);
     this.savedRevision = this.ledger.revision;

@@ -7,6 +7,7 @@ import type { Report, ReportQuery } from './report';
 export interface EngineWorkerOptions {
   env: Record<string, string | undefined>;
   stateDir: string | null;
+  cacheDir?: string | null;
   priceOverrides?: PriceOverrides;
   query?: ReportQuery;
   /** Quiet time after a change before reading it; short, because the status bar should move within a second. */

@@ -114,6 +114,7 @@ async function initialise(): Promise<void> {
     engine = new Engine({
       env: options.env,
       stateDir: options.stateDir,
+      cacheDir: options.cacheDir,
       priceOverrides: options.priceOverrides,
       log: (line) => post({ type: 'log', message: line }),
     });

@@ -12,6 +12,7 @@ export interface TranscriptRead {
   bytesRead: number;
   rewritten: boolean;
   error?: string;
+  errorCode?: string;
 }
 
 /** Identity of a usage line with no id at all (rare): its content. crypto is loaded only then. */
@@ -35,6 +36,6 @@ export function readTranscript(
     read.cursor.context = context.cwd;
     return { file, cursor: read.cursor, bytesRead: read.bytesRead, rewritten: read.rewritten };
   } catch (error) {
-    return { file, bytesRead: 0, rewritten: false, error: (error as Error).message };
+    return { file, bytesRead: 0, rewritten: false, error: (error as Error).message, errorCode: (error as NodeJS.ErrnoException).code };
   }
 }

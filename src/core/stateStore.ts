@@ -52,6 +52,15 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   return path.join(env.XDG_STATE_HOME || path.join(home, '.local', 'state'), 'agent-spend');
 }
 
+/** $AGENT_SPEND_CACHE_DIR, else the platform's per-user cache folder (caches only save time; safe to delete). */
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  if (env.AGENT_SPEND_CACHE_DIR) return path.resolve(env.AGENT_SPEND_CACHE_DIR);
+  const home = env.HOME || env.USERPROFILE || os.homedir();
+  if (process.platform === 'win32') return path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'agent-spend', 'cache');
+  if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'agent-spend');
+  return path.join(env.XDG_CACHE_HOME || path.join(home, '.cache'), 'agent-spend');
+}
+
 const crcTable = (() => {
   const table = new Int32Array(256);
   for (let n = 0; n < 256; n++) {

@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { calcPrice } from '@pydantic/genai-prices';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { normaliseModel, parsePriceOverrides, PriceBook } from '../../src/core/pricing/pricing';
+import { tempDir } from './helpers';
 
 const MODELS = [
   'claude-sonnet-4-5-20250929',
@@ -82,5 +85,34 @@ describe('pricing', () => {
     assert.throws(() => parsePriceOverrides('{"m": {"input": -1}}', 'p.json'), /"m.input" must be a non-negative number/);
     assert.throws(() => parsePriceOverrides('{"m": {"inptu": 1}}', 'p.json'), /"m.inptu" is not one of/);
     assert.deepEqual(parsePriceOverrides('{"m": {"input": 1, "output": 2}}', 'p.json'), { m: { input: 1, output: 2 } });
+  });
+});
+
+describe('rate card cache', () => {
+  const tokens = { inputTokens: 100_000, outputTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, cacheReadTokens: 0 };
+  const t = Date.parse('2026-07-01T12:00:00Z');
+  const day = Math.floor(t / 86_400_000);
+
+  it('keeps the table\'s answers between runs and reads them back', () => {
+    const file = path.join(tempDir(), 'cache', 'rate-cards.json');
+    const first = new PriceBook({}, file);
+    const cost = first.cost('claude-sonnet-4-5-20250929', t, tokens, false);
+    first.persist();
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.equal(stored.table, 'genai-prices@0.1.8');
+    assert.equal(stored.cards[`claude-sonnet-4-5-20250929\u0000${day}`].input, 3);
+    // Prove the second book answers from the file: doctor it.
+    stored.cards[`claude-sonnet-4-5-20250929\u0000${day}`].input = 42;
+    fs.writeFileSync(file, JSON.stringify(stored));
+    assert.equal(cost, 0.3);
+    assert.equal(new PriceBook({}, file).cost('claude-sonnet-4-5-20250929', t, tokens, false), 4.2);
+  });
+
+  it('ignores a cache made from another table version, or a damaged one', () => {
+    const file = path.join(tempDir(), 'rate-cards.json');
+    fs.writeFileSync(file, JSON.stringify({ table: 'genai-prices@0.0.1', cards: { [`claude-sonnet-4-5-20250929\u0000${day}`]: { input: 42 } } }));
+    assert.equal(new PriceBook({}, file).cost('claude-sonnet-4-5-20250929', t, tokens, false), 0.3);
+    fs.writeFileSync(file, '{"table": "genai-prices@0.1.8", "cards": ');
+    assert.equal(new PriceBook({}, file).cost('claude-sonnet-4-5-20250929', t, tokens, false), 0.3);
   });
 });

@@ -3,6 +3,8 @@
 // 1 GB scan, so the active rate card is resolved once per (model, day) and applied here.
 
 import type { ModelPrice } from '@pydantic/genai-prices';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 type GenaiPrices = typeof import('@pydantic/genai-prices');
 let genaiPrices: GenaiPrices | undefined;
@@ -137,15 +139,60 @@ function applyOverride(card: RateCard | undefined, override: PriceOverride | und
 
 const DAY_MS = 86_400_000;
 
+const TABLE = 'genai-prices@0.1.8';
+
+interface RateCardCache {
+  table: string;
+  cards: Record<string, RateCard | null>;
+}
+
 export class PriceBook {
   private readonly cards = new Map<string, RateCard | null>();
   private readonly overrides: Map<string, PriceOverride>;
+  /** Rate cards resolved from the table on earlier runs (see persist()). */
+  private stored: Record<string, RateCard | null> | null = null;
+  private storedChanged = false;
   /** Changes whenever the prices this book gives could change: stored costs computed under another are redone. */
   readonly version: string;
 
-  constructor(overrides: PriceOverrides = {}) {
+  /**
+   * `cacheFile` keeps the table's answers between runs: loading the table costs ~60 ms (more than a warm start's
+   * whole scan) and its answer for a model on a day never changes for one table version.
+   */
+  constructor(
+    overrides: PriceOverrides = {},
+    private readonly cacheFile?: string,
+  ) {
     this.overrides = new Map(Object.entries(overrides).map(([model, price]) => [normaliseModel(model), price]));
-    this.version = `genai-prices@0.1.8;${JSON.stringify(Object.entries(overrides).sort())}`;
+    this.version = `${TABLE};${JSON.stringify(Object.entries(overrides).sort())}`;
+  }
+
+  /** Writes the rate cards resolved in this run to the cache file, atomically; a failure only costs speed. */
+  persist(): void {
+    if (!this.cacheFile || !this.storedChanged || !this.stored) return;
+    try {
+      fs.mkdirSync(path.dirname(this.cacheFile), { recursive: true });
+      const temporary = `${this.cacheFile}.${process.pid}.tmp`;
+      fs.writeFileSync(temporary, JSON.stringify({ table: TABLE, cards: this.stored } satisfies RateCardCache));
+      fs.renameSync(temporary, this.cacheFile);
+      this.storedChanged = false;
+    } catch {
+      // a read-only or full disk: prices are resolved again next time
+    }
+  }
+
+  private storedCards(): Record<string, RateCard | null> {
+    if (this.stored) return this.stored;
+    this.stored = {};
+    if (this.cacheFile) {
+      try {
+        const data = JSON.parse(fs.readFileSync(this.cacheFile, 'utf8')) as RateCardCache;
+        if (data.table === TABLE && typeof data.cards === 'object' && data.cards !== null) this.stored = data.cards;
+      } catch {
+        // absent or damaged: start afresh
+      }
+    }
+    return this.stored;
   }
 
   /** The rates for a model on the day of `timestamp`, or undefined when nobody knows its price. */
@@ -174,6 +221,16 @@ export class PriceBook {
   }
 
   private bundled(name: string, day: number): RateCard | undefined {
+    const stored = this.storedCards();
+    const key = `${name}\u0000${day}`;
+    if (key in stored) return stored[key] ?? undefined;
+    const card = this.fromTable(name, day);
+    stored[key] = card ?? null;
+    this.storedChanged = true;
+    return card;
+  }
+
+  private fromTable(name: string, day: number): RateCard | undefined {
     const providerId = providerFor(name);
     try {
       // Noon of the day: the table's dated price changes take effect at day boundaries.
