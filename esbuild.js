@@ -54,6 +54,8 @@ const builds = [
 ];
 
 async function main() {
+  // A build starts from an empty dist/, so that nothing a past build left there can ship.
+  if (!watch) require('fs').rmSync('dist', { recursive: true, force: true });
   const contexts = await Promise.all(builds.map((options) => esbuild.context(options)));
   if (watch) {
     await Promise.all(contexts.map((context) => context.watch()));

@@ -93,8 +93,11 @@ async function runReport(options: CliOptions): Promise<void> {
   const report = engine.report({ sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by });
   phase('reported');
   for (const warning of report.warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);
-  process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
-  phase('printed');
+  // Exit as soon as the output is flushed: everything is saved, and tearing down a large heap only costs time.
+  process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`, () => {
+    phase('printed');
+    process.exit(0);
+  });
 }
 
 function runWatch(options: CliOptions): void {

@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { FolderIndex, type WalkOptions } from './folderIndex';
 import { Ledger } from './ledger';
 import { PriceBook, type PriceOverrides } from './pricing/pricing';
 import { buildReport, type Report, type ReportQuery } from './report';
@@ -51,13 +52,18 @@ export interface ScanResult extends ReadCounts {
   durationMs: number;
 }
 
-const MAX_DEPTH = 8;
-const SKIPPED_DIRS = new Set(['tool-results', 'memory']);
+/** Transcripts below a projects folder: tool-results and memory hold no usage. */
+const WALK: WalkOptions = {
+  maxDepth: 8,
+  skipFolders: new Set(['tool-results', 'memory']),
+  isWanted: (name) => name.endsWith('.jsonl'),
+};
 
 export class Engine {
   readonly prices: PriceBook;
   ledger: Ledger;
   cursors = new Map<string, FileCursor>();
+  folders = new FolderIndex();
   private readonly store: StateStore | null;
   private generation: string | undefined;
   private readonly log: (message: string) => void;
@@ -80,6 +86,7 @@ export class Engine {
     if (outcome.kind === 'loaded') {
       this.ledger = outcome.state.ledger;
       this.cursors = outcome.state.cursors;
+      this.folders = outcome.state.folders;
       this.generation = outcome.state.generation;
       this.savedRevision = this.ledger.revision;
       this.log(`loaded ${this.ledger.size} records and ${this.cursors.size} file cursors from ${this.store.file}`);
@@ -105,6 +112,7 @@ export class Engine {
   discover(unreadable: Array<{ path: string; error: string }> = []): string[] {
     const files: string[] = [];
     const seen = new Set<string>();
+    const visited = new Set<string>();
     for (const dir of this.watchRoots()) {
       let real: string;
       try {
@@ -114,8 +122,9 @@ export class Engine {
       }
       if (seen.has(real)) continue;
       seen.add(real);
-      walk(dir, 0, files, unreadable);
+      this.folders.walk(dir, WALK, files, unreadable, visited);
     }
+    this.folders.retainOnly(visited);
     return files;
   }
 
@@ -243,28 +252,10 @@ export class Engine {
   /** Persists when anything changed since the last load or save. */
   save(): void {
     this.prices.persist();
-    if (!this.store || (this.ledger.revision === this.savedRevision && !this.cursorsDirty)) return;
-    this.generation = this.store.save(this.ledger, this.cursors, this.generation);
+    if (!this.store || (this.ledger.revision === this.savedRevision && !this.cursorsDirty && !this.folders.changed)) return;
+    this.generation = this.store.save(this.ledger, { cursors: this.cursors, folders: this.folders }, this.generation);
     this.savedRevision = this.ledger.revision;
     this.cursorsDirty = false;
-  }
-}
-
-function walk(dir: string, depth: number, files: string[], unreadable: Array<{ path: string; error: string }>): void {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') unreadable.push({ path: dir, error: (error as Error).message });
-    return;
-  }
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (depth < MAX_DEPTH && !SKIPPED_DIRS.has(entry.name)) walk(full, depth + 1, files, unreadable);
-    } else if ((entry.isFile() || entry.isSymbolicLink()) && entry.name.endsWith('.jsonl')) {
-      files.push(full);
-    }
+    this.folders.changed = false;
   }
 }

@@ -5,7 +5,7 @@
 // lazily, because a warm `report` with nothing new to read never needs it.
 
 import { PriceBook } from './pricing/pricing';
-import { totalTokens, type CostProvenance, type UsageEvent } from './usage';
+import { totalTokens, type CostProvenance, type TokenCounts, type UsageEvent } from './usage';
 
 const FLAG_SIDECHAIN = 1;
 const FLAG_FAST = 2;
@@ -87,18 +87,13 @@ export function allocateColumns(capacity: number): LedgerColumns {
 export type UpsertResult = 'added' | 'replaced' | 'kept';
 
 /** One record as an object, for reports and tests. */
-export interface LedgerRecord {
+export interface LedgerRecord extends TokenCounts {
   key: string;
   agent: string;
   timestamp: number;
   sessionId: string;
   project: string;
   model: string;
-  inputTokens: number;
-  outputTokens: number;
-  cacheWrite5mTokens: number;
-  cacheWrite1hTokens: number;
-  cacheReadTokens: number;
   costUsd: number | null;
   costProvenance: CostProvenance;
   sidechain: boolean;

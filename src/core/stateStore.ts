@@ -12,27 +12,37 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { allocateColumns, COLUMN_NAMES, Ledger, type LedgerColumns } from './ledger';
 import type { PriceBook } from './pricing/pricing';
+import { FolderIndex, type FolderListing } from './folderIndex';
 import type { FileCursor } from './tail';
 
 const MAGIC = Buffer.from('AGSPEND1', 'latin1');
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 export const STATE_FILE = 'ledger.bin';
 const LOCK_FILE = 'ledger.lock';
+
+/** A cursor as stored: arrays parse faster than objects, and a warm start parses thousands of them. */
+type StoredCursor = [file: string, offset: number, size: number, mtimeMs: number, ino: number, tail: string, context?: string];
 
 interface Header {
   format: number;
   size: number;
   strings: string[];
-  cursors: Record<string, FileCursor>;
+  cursors: StoredCursor[];
+  folders: Array<[string, ...FolderListing]>;
   priceVersion: string;
   /** Changes on every write: a writer that sees another generation merges before it writes. */
   generation: string;
   keysBytes: number;
 }
 
-export interface LoadedState {
-  ledger: Ledger;
+/** What is persisted beside the ledger: where each file was read to, and the folder listings. */
+export interface ReadingState {
   cursors: Map<string, FileCursor>;
+  folders: FolderIndex;
+}
+
+export interface LoadedState extends ReadingState {
+  ledger: Ledger;
   generation: string;
 }
 
@@ -84,13 +94,18 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-export function encodeState(ledger: Ledger, cursors: Map<string, FileCursor>, generation: string): Buffer {
+export function encodeState(ledger: Ledger, reading: ReadingState, generation: string): Buffer {
   const keys = Buffer.from(ledger.serializeKeys(), 'utf8');
   const header: Header = {
     format: FORMAT_VERSION,
     size: ledger.size,
     strings: ledger.strings.values,
-    cursors: Object.fromEntries(cursors),
+    cursors: [...reading.cursors].map(([file, c]) =>
+      c.context === undefined
+        ? [file, c.offset, c.size, c.mtimeMs, c.ino, c.tail]
+        : [file, c.offset, c.size, c.mtimeMs, c.ino, c.tail, c.context],
+    ),
+    folders: reading.folders.serialize(),
     priceVersion: ledger.prices.version,
     generation,
     keysBytes: keys.length,
@@ -127,7 +142,9 @@ export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
   const headerLength = data.readUInt32LE(MAGIC.length);
   let offset = MAGIC.length + 4;
   const header = JSON.parse(data.toString('utf8', offset, offset + headerLength)) as Header;
-  if (header.format !== FORMAT_VERSION) throw new Error(`unknown state format ${header.format}`);
+  if (header.format !== FORMAT_VERSION) {
+    throw new Error(`written by a different version of Agent Spend (state format ${header.format}, this one reads ${FORMAT_VERSION})`);
+  }
   offset += headerLength;
   const keysBlob = data.toString('utf8', offset, offset + header.keysBytes);
   offset += header.keysBytes;
@@ -143,7 +160,11 @@ export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
   }
   const ledger = new Ledger(prices, { strings: header.strings, columns, size: header.size, keysBlob });
   if (header.priceVersion !== prices.version) ledger.reprice();
-  return { ledger, cursors: new Map(Object.entries(header.cursors)), generation: header.generation };
+  const cursors = new Map<string, FileCursor>();
+  for (const [file, offset, size, mtimeMs, ino, tail, context] of header.cursors) {
+    cursors.set(file, { offset, size, mtimeMs, ino, tail, context });
+  }
+  return { ledger, cursors, folders: new FolderIndex(header.folders), generation: header.generation };
 }
 
 export class StateStore {
@@ -174,7 +195,8 @@ export class StateStore {
    * Writes the state atomically. If another process saved since `loadedGeneration`, its records and cursors are
    * merged in first. Returns the new generation.
    */
-  save(ledger: Ledger, cursors: Map<string, FileCursor>, loadedGeneration: string | undefined): string {
+  save(ledger: Ledger, reading: ReadingState, loadedGeneration: string | undefined): string {
+    const { cursors } = reading;
     fs.mkdirSync(this.dir, { recursive: true });
     const release = this.lock();
     try {
@@ -188,7 +210,7 @@ export class StateStore {
         }
       }
       const generation = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}`;
-      const data = encodeState(ledger, cursors, generation);
+      const data = encodeState(ledger, reading, generation);
       const temporary = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
       const fd = fs.openSync(temporary, 'w');
       try {

@@ -4,7 +4,18 @@
 /** How a cost figure was obtained. The UI says which. */
 export type CostProvenance = 'reported' | 'computed' | 'estimated' | 'unknown';
 
-export interface UsageEvent {
+/** The token counts of one request (or a sum of them), in Anthropic's partition: no count includes another. */
+export interface TokenCounts {
+  /** Uncached input tokens (excludes cache reads and writes). */
+  inputTokens: number;
+  /** Output tokens, reasoning included. */
+  outputTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  cacheReadTokens: number;
+}
+
+export interface UsageEvent extends TokenCounts {
   /** Identity of the billed response across every file of the agent (see the source for its rule). */
   dedupeKey: string;
   /**
@@ -19,13 +30,6 @@ export interface UsageEvent {
   /** The working directory the agent recorded, never decoded from a folder name. */
   project: string;
   model: string;
-  /** Uncached input tokens (Anthropic semantics: excludes cache reads and writes). */
-  inputTokens: number;
-  /** Output tokens, reasoning included. */
-  outputTokens: number;
-  cacheWrite5mTokens: number;
-  cacheWrite1hTokens: number;
-  cacheReadTokens: number;
   /** Priced at the model's fast-mode premium. */
   fast: boolean;
   /** Written by a subagent / side chain rather than the main conversation. */
@@ -34,13 +38,7 @@ export interface UsageEvent {
   reportedCostUsd?: number;
 }
 
-export function totalTokens(event: {
-  inputTokens: number;
-  outputTokens: number;
-  cacheWrite5mTokens: number;
-  cacheWrite1hTokens: number;
-  cacheReadTokens: number;
-}): number {
+export function totalTokens(event: TokenCounts): number {
   return (
     event.inputTokens + event.outputTokens + event.cacheWrite5mTokens + event.cacheWrite1hTokens + event.cacheReadTokens
   );

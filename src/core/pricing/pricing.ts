@@ -5,6 +5,7 @@
 import type { ModelPrice } from '@pydantic/genai-prices';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { TokenCounts } from '../usage';
 
 type GenaiPrices = typeof import('@pydantic/genai-prices');
 let genaiPrices: GenaiPrices | undefined;
@@ -44,13 +45,6 @@ export interface PriceOverride {
 
 export type PriceOverrides = Record<string, PriceOverride>;
 
-export interface TokenCounts {
-  inputTokens: number;
-  outputTokens: number;
-  cacheWrite5mTokens: number;
-  cacheWrite1hTokens: number;
-  cacheReadTokens: number;
-}
 
 /** Anthropic's fast mode premium, by model family (Opus 4.6 and 4.7 bill fast output at 6x). */
 const FAST_MULTIPLIERS: Array<[RegExp, number]> = [[/^claude-opus-4-[6-9]/, 6]];

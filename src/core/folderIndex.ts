@@ -1,0 +1,103 @@
+// Finding log files without listing every folder every time. A folder's mtime changes when an entry is added,
+// removed or renamed in it (not when a file in it grows), so a folder whose mtime is what it was when we listed
+// it still holds the same entries: one stat instead of open + getdents + close. Thousands of session folders make
+// that most of a warm start's time.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** What a folder held when it was listed: its mtime then, its matching files and its subfolders. */
+export type FolderListing = [mtimeMs: number, files: string[], folders: string[]];
+
+/** mtimes this close to the listing time may hide a later change in the same clock tick: list again. */
+const SAFETY_MS = 2000;
+
+export interface WalkOptions {
+  maxDepth: number;
+  skipFolders: ReadonlySet<string>;
+  isWanted: (name: string) => boolean;
+}
+
+export class FolderIndex {
+  readonly listings: Map<string, FolderListing>;
+  changed = false;
+
+  constructor(listings: Array<[string, ...FolderListing]> = []) {
+    this.listings = new Map(listings.map(([dir, ...listing]) => [dir, listing]));
+  }
+
+  serialize(): Array<[string, ...FolderListing]> {
+    return [...this.listings].map(([dir, listing]) => [dir, ...listing]);
+  }
+
+  /**
+   * Appends the wanted files below `root` to `files`; unreadable folders go to `unreadable`. Every folder visited
+   * is added to `visited`, for retainOnly().
+   */
+  walk(root: string, options: WalkOptions, files: string[], unreadable: Array<{ path: string; error: string }>, visited: Set<string>): void {
+    this.walkFolder(root, 0, options, files, unreadable, visited);
+  }
+
+  /** Drops the listings of folders that no walk reached (deleted, or no longer below a root). */
+  retainOnly(visited: Set<string>): void {
+    for (const dir of this.listings.keys()) {
+      if (!visited.has(dir)) {
+        this.listings.delete(dir);
+        this.changed = true;
+      }
+    }
+  }
+
+  private walkFolder(
+    dir: string,
+    depth: number,
+    options: WalkOptions,
+    files: string[],
+    unreadable: Array<{ path: string; error: string }>,
+    seen: Set<string>,
+  ): void {
+    seen.add(dir);
+    let listing = this.listings.get(dir);
+    let mtimeMs: number;
+    try {
+      mtimeMs = fs.statSync(dir).mtimeMs;
+    } catch (error) {
+      this.forget(dir);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') unreadable.push({ path: dir, error: (error as Error).message });
+      return;
+    }
+    if (!listing || listing[0] !== mtimeMs) {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch (error) {
+        this.forget(dir);
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') unreadable.push({ path: dir, error: (error as Error).message });
+        return;
+      }
+      const wanted: string[] = [];
+      const folders: string[] = [];
+      for (const entry of entries) {
+        if (entry.isDirectory()) {
+          if (!options.skipFolders.has(entry.name)) folders.push(entry.name);
+        } else if ((entry.isFile() || entry.isSymbolicLink()) && options.isWanted(entry.name)) {
+          wanted.push(entry.name);
+        }
+      }
+      // A listing made in the same clock tick as the folder's last change might miss a change made right after.
+      listing = [Date.now() - mtimeMs > SAFETY_MS ? mtimeMs : -1, wanted, folders];
+      this.listings.set(dir, listing);
+      this.changed = true;
+    }
+    for (const name of listing[1]) files.push(path.join(dir, name));
+    if (depth < options.maxDepth) {
+      for (const name of listing[2]) this.walkFolder(path.join(dir, name), depth + 1, options, files, unreadable, seen);
+    }
+  }
+
+  private forget(dir: string): void {
+    if (this.listings.delete(dir)) this.changed = true;
+  }
+}
