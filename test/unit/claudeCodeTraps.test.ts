@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { claudeCodeRoots, lineText, parseTimestamp, scanClaudeLine, LineKind, newClaudeLine } from '../../src/core/sources/claudeCode';
-import { FIXTURES, reportOf } from './helpers';
+import * as fs from 'node:fs';
+import { assistantLine, claudeHome, engineFor, FIXTURES, reportOf } from './helpers';
 
 const SESSION = '11111111-1111-4111-8111-111111111111';
 
@@ -96,13 +97,26 @@ describe('Claude Code traps', () => {
     assert.equal(lineText(out, out.cwdStart, out.cwdEnd), '/x');
   });
 
-  it('malformed lines are counted and skipped; a torn line that ran into the next record gives that record back', () => {
+  it('malformed lines are skipped; a torn line that ran into the next record gives that record back', () => {
     const { report, scan } = reportOf('malformed-lines');
     assert.equal(report.totals.requests, 3);
     assert.equal(report.totals.inputTokens, 60);
     assert.equal(report.totals.outputTokens, 120);
-    assert.equal(scan.malformedLines, 3);
+    // Garbage and a torn envelope hold no "usage" key and are never parsed; the line where a torn record ran into
+    // a whole one is, is counted as malformed, and gives the whole one back.
+    assert.equal(scan.malformedLines, 1);
     assert.equal(scan.recoveredLines, 1);
+  });
+
+  it('lines whose type comes after a huge message (the real key order) are skipped without being parsed', () => {
+    // A user line cut short inside its message: parsing it would call it malformed; it holds no "usage" key.
+    const { configDir, transcript } = claudeHome();
+    const userLine = `{"parentUuid":null,"cwd":"/x","message":{"role":"user","content":"${'y'.repeat(200000)}`;
+    fs.writeFileSync(transcript(SESSION), `${userLine}\n${assistantLine({ sessionId: SESSION, messageId: 'm1', output: 7 })}\n`);
+    const engine = engineFor(configDir);
+    const scan = engine.scan();
+    assert.equal(scan.malformedLines, 0);
+    assert.equal(engine.report().totals.outputTokens, 7);
   });
 
   it('two main-chain requests that a gateway gave one message id stay two requests', () => {

@@ -63,11 +63,8 @@ export function assistantLine(options: {
     sessionId: options.sessionId ?? '11111111-1111-4111-8111-111111111111',
     version: '2.1.90',
     gitBranch: 'main',
-    type: 'assistant',
-    uuid: `uuid-${counter}`,
-    timestamp: options.timestamp ?? '2026-07-01T10:00:00.000Z',
   };
-  if (options.requestId !== null) line.requestId = options.requestId ?? `req_${counter}`;
+  // Key order as Claude Code writes it: message, then requestId, type, uuid, timestamp.
   line.message = {
     id: options.messageId ?? `msg_${counter}`,
     type: 'message',
@@ -85,6 +82,10 @@ export function assistantLine(options: {
       service_tier: 'standard',
     },
   };
+  if (options.requestId !== null) line.requestId = options.requestId ?? `req_${counter}`;
+  line.type = 'assistant';
+  line.uuid = `uuid-${counter}`;
+  line.timestamp = options.timestamp ?? '2026-07-01T10:00:00.000Z';
   return JSON.stringify(line);
 }
 
