@@ -94,7 +94,8 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-export function encodeState(ledger: Ledger, reading: ReadingState, generation: string): Buffer {
+/** The state file's bytes, as the parts to write one after the other (no copy into one buffer). */
+export function encodeState(ledger: Ledger, reading: ReadingState, generation: string): Buffer[] {
   const keys = Buffer.from(ledger.serializeKeys(), 'utf8');
   const header: Header = {
     format: FORMAT_VERSION,
@@ -125,10 +126,17 @@ export function encodeState(ledger: Ledger, reading: ReadingState, generation: s
     parts.push(bytes);
     offset += bytes.length;
   }
-  const body = Buffer.concat(parts);
   const trailer = Buffer.alloc(4);
-  trailer.writeUInt32LE(crc32(body), 0);
-  return Buffer.concat([body, trailer]);
+  trailer.writeUInt32LE(crc32Parts(parts), 0);
+  parts.push(trailer);
+  return parts;
+}
+
+/** The CRC-32 of the concatenation of `parts`, without concatenating them. */
+function crc32Parts(parts: Uint8Array[]): number {
+  const native = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  if (native) return parts.reduce((crc, part) => native(part, crc), 0) >>> 0;
+  return crc32(Buffer.concat(parts));
 }
 
 export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
@@ -214,7 +222,11 @@ export class StateStore {
       const temporary = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
       const fd = fs.openSync(temporary, 'w');
       try {
-        fs.writeSync(fd, data, 0, data.length, 0);
+        let position = 0;
+        for (const part of data) {
+          fs.writeSync(fd, part, 0, part.length, position);
+          position += part.length;
+        }
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);

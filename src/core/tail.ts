@@ -21,6 +21,8 @@ export interface FileCursor {
 }
 
 export interface LineSink {
+  /** When set, only lines that contain these bytes are delivered (to line() and partialLine()). */
+  needle?: Uint8Array;
   /** Called for each complete line. `buf[start, end)` excludes the newline. */
   line(buf: Buffer, start: number, end: number, offset: number): void;
   /** Called for a final line without newline: it may be complete JSON or torn mid-write. */
@@ -124,11 +126,15 @@ export function tailFile(filePath: string, previous: FileCursor | undefined, sin
         lineStart = lineEnd + 1;
         consumed = fileOffset + lineStart;
       }
-      for (;;) {
-        const newline = buf.indexOf(NEWLINE, lineStart);
-        if (newline < 0 || newline >= filled) break;
-        sink.line(buf, lineStart, newline, fileOffset + lineStart);
-        lineStart = newline + 1;
+      if (sink.needle) {
+        lineStart = deliverLinesWithNeedle(buf, lineStart, filled, fileOffset, sink, sink.needle);
+      } else {
+        for (;;) {
+          const newline = buf.indexOf(NEWLINE, lineStart);
+          if (newline < 0 || newline >= filled) break;
+          sink.line(buf, lineStart, newline, fileOffset + lineStart);
+          lineStart = newline + 1;
+        }
       }
       consumed = fileOffset + lineStart;
       if (lineStart >= FINGERPRINT_BYTES) {
@@ -151,7 +157,7 @@ export function tailFile(filePath: string, previous: FileCursor | undefined, sin
     }
     if (compactor) {
       // A huge line still being written: it is read again, whole, once its newline arrives.
-    } else if (filled > 0 && sink.partialLine) {
+    } else if (filled > 0 && sink.partialLine && (!sink.needle || buf.subarray(0, filled).indexOf(sink.needle) >= 0)) {
       sink.partialLine(buf, 0, filled, fileOffset);
     }
     sink.end?.();
@@ -164,10 +170,32 @@ export function tailFile(filePath: string, previous: FileCursor | undefined, sin
   }
 }
 
+/**
+ * Delivers the complete lines of buf[lineStart, filled) that contain `needle`, and returns where the incomplete
+ * last line starts. The needle is searched first and the line found around it, so the bytes of other lines are
+ * looked at once (by the needle search) instead of twice (newlines, then needle).
+ */
+function deliverLinesWithNeedle(buf: Buffer, lineStart: number, filled: number, fileOffset: number, sink: LineSink, needle: Uint8Array): number {
+  const lastNewline = filled > lineStart ? buf.lastIndexOf(NEWLINE, filled - 1) : -1;
+  if (lastNewline < lineStart) return lineStart;
+  const complete = buf.subarray(0, lastNewline + 1); // bounds the searches to complete lines
+  let from = lineStart;
+  for (;;) {
+    const hit = complete.indexOf(needle, from);
+    if (hit < 0) break;
+    const before = complete.lastIndexOf(NEWLINE, hit);
+    const start = before >= from ? before + 1 : from;
+    const end = complete.indexOf(NEWLINE, hit);
+    sink.line(buf, start, end, fileOffset + start);
+    from = end + 1;
+  }
+  return lastNewline + 1;
+}
+
 function finishCompacted(compactor: LineCompactor, offset: number, sink: LineSink): void {
   const compacted = compactor.finish();
-  if (compacted) sink.line(compacted, 0, compacted.length, offset);
-  else sink.oversizedLine?.(offset, compactor.inputLength);
+  if (!compacted) sink.oversizedLine?.(offset, compactor.inputLength);
+  else if (!sink.needle || compacted.indexOf(sink.needle) >= 0) sink.line(compacted, 0, compacted.length, offset);
 }
 
 /**

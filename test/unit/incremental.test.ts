@@ -146,3 +146,35 @@ describe('incremental reading', () => {
     assert.throws(() => tailFile('/nonexistent/agent-spend/x.jsonl', undefined, { line() {} }), /ENOENT/);
   });
 });
+
+describe('needle-filtered line delivery', () => {
+  it('delivers exactly the complete lines holding the needle, across chunk boundaries and buffer sizes', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'lines.jsonl');
+    const lines: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const body = 'x'.repeat((i * 7919) % 3000);
+      const hits = i % 3 === 0 ? '"usage"' : i % 7 === 0 ? '"usage" and "usage" again' : '';
+      lines.push(`{"n":${i},"a":"${body}","b":${JSON.stringify(hits)}${hits ? ',"usage":{}' : ''}}`);
+    }
+    const text = `${lines.join('\n')}\n{"partial":"usage"`;
+    fs.writeFileSync(file, text);
+    const expected = lines.filter((l) => l.includes('"usage"'));
+    for (const bufferSize of [4096, 5000, 65536, 1 << 20]) {
+      const got: string[] = [];
+      const partial: string[] = [];
+      tailFile(
+        file,
+        undefined,
+        {
+          needle: Buffer.from('"usage"'),
+          line: (buf, start, end) => got.push(buf.toString('utf8', start, end)),
+          partialLine: (buf, start, end) => partial.push(buf.toString('utf8', start, end)),
+        },
+        { bufferSize },
+      );
+      assert.deepEqual(got, expected, `buffer ${bufferSize}`);
+      assert.deepEqual(partial, ['{"partial":"usage"'], `buffer ${bufferSize}`);
+    }
+  });
+});

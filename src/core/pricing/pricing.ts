@@ -141,7 +141,7 @@ interface RateCardCache {
 }
 
 export class PriceBook {
-  private readonly cards = new Map<string, RateCard | null>();
+  private readonly cards = new Map<string, Map<number, RateCard | null>>();
   private readonly overrides: Map<string, PriceOverride>;
   /** Rate cards resolved from the table on earlier runs (see persist()). */
   private stored: Record<string, RateCard | null> | null = null;
@@ -192,11 +192,13 @@ export class PriceBook {
   /** The rates for a model on the day of `timestamp`, or undefined when nobody knows its price. */
   rates(model: string, timestamp: number): RateCard | undefined {
     const day = Math.floor(timestamp / DAY_MS);
-    const cacheKey = `${model}\u0000${day}`;
-    let card = this.cards.get(cacheKey);
+    // Two levels of maps: no key string to build for every record of a scan.
+    let byDay = this.cards.get(model);
+    if (!byDay) this.cards.set(model, (byDay = new Map()));
+    let card = byDay.get(day);
     if (card === undefined) {
       card = this.resolve(model, day) ?? null;
-      this.cards.set(cacheKey, card);
+      byDay.set(day, card);
     }
     return card ?? undefined;
   }

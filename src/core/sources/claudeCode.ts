@@ -575,25 +575,12 @@ export function claudeTranscriptSink(
       }
     }
   };
-  // Lines without the bytes `"usage"` cannot carry usage (inside a JSON string a quote is always escaped), so they
-  // are not parsed at all: in real transcripts `type` comes after `message`, so even a user line's multi-megabyte
-  // tool result would otherwise be walked before its type is known. One indexOf per chunk finds the next
-  // candidate; lines before it are skipped without looking at them.
-  let chunkBase = Number.NaN;
-  let searchedFrom = 0;
-  let nextUsage = -1;
-  const mayHoldUsage = (buf: Buffer, start: number, end: number, offset: number): boolean => {
-    const base = offset - start;
-    if (base !== chunkBase || start < searchedFrom || (nextUsage >= 0 && nextUsage < start)) {
-      chunkBase = base;
-      searchedFrom = start;
-      nextUsage = buf.indexOf(USAGE_KEY, start);
-    }
-    return nextUsage >= 0 && nextUsage < end;
-  };
   return {
-    line(buf, start, end, offset) {
-      if (!mayHoldUsage(buf, start, end, offset)) return;
+    // Lines without the bytes `"usage"` cannot carry usage (inside a JSON string a quote is always escaped), so they
+    // are never parsed: in real transcripts `type` comes after `message`, so even a user line's multi-megabyte tool
+    // result would otherwise be walked before its type is known.
+    needle: USAGE_KEY,
+    line(buf, start, end) {
       const kind = scanClaudeLine(buf, start, end, line);
       if (kind === LineKind.Usage) return take(buf, start, end);
       if (kind === LineKind.Other) return noteCwd();
@@ -616,7 +603,6 @@ export function claudeTranscriptSink(
     partialLine(buf, start, end) {
       // The last line has no newline yet. If it is already a whole record, count it now (the ledger makes the
       // re-read after its newline arrives a no-op); a torn line is simply waited for.
-      if (buf.subarray(start, end).indexOf(USAGE_KEY) < 0) return;
       if (scanClaudeLine(buf, start, end, line) === LineKind.Usage) take(buf, start, end);
     },
     end() {
