@@ -27,7 +27,11 @@ import { generateCorpus, appendResponse, parseSize, GENERATOR_ID } from './gener
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
 let OUR_CLI = path.join(REPO, 'dist', 'cli.js'); // --cli / BENCH_CLI override it (e.g. to test the harness)
-const PEER_BIN = path.join(REPO, 'node_modules', '.bin', 'ccusage');
+// ccusage lives in bench/peer, not in the project's devDependencies: the registry reachable here has only the
+// Linux x64 binary of 20.0.24 among ccusage's optional per-platform packages, so a project lockfile naming it
+// can never satisfy `npm ci`. It is installed on first use, pinned.
+const PEER_DIR = path.join(BENCH_DIR, 'peer');
+const PEER_BIN = path.join(PEER_DIR, 'node_modules', '.bin', 'ccusage');
 const PEER_ARGS = ['claude', 'session', '--offline', '--json'];
 const PEER_REPORT = 'ccusage claude session'; // key into manifest.peerExpectedExtra
 
@@ -267,10 +271,22 @@ function runMeasured(cmd, args, { env, cwd }) {
 // ---------------------------------------------------------------------------------------------
 // Peer: ccusage
 
+function installPeer() {
+  if (fs.existsSync(PEER_BIN)) return;
+  log(`installing the peer into ${path.relative(REPO, PEER_DIR)} (npm install, pinned versions)`);
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  try {
+    execFileSync(npm, ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: PEER_DIR, stdio: 'inherit' });
+  } catch (e) {
+    log(`peer install failed: ${e.message}`);
+  }
+}
+
 function ensurePeerExecutable() {
+  installPeer();
   // npm installs the platform binary without its execute bit in some setups.
-  const native = path.join(REPO, 'node_modules', '@ccusage', `ccusage-${process.platform}-${process.arch}`, 'bin', 'ccusage');
-  if (!fs.existsSync(PEER_BIN)) return { ok: false, reason: `ccusage not installed (${PEER_BIN} missing): run npm install` };
+  const native = path.join(PEER_DIR, 'node_modules', '@ccusage', `ccusage-${process.platform}-${process.arch}`, 'bin', 'ccusage');
+  if (!fs.existsSync(PEER_BIN)) return { ok: false, reason: `ccusage not installed (${PEER_BIN} missing)` };
   if (!fs.existsSync(native)) return { ok: false, reason: `ccusage native binary missing (${native})` };
   const mode = fs.statSync(native).mode;
   if ((mode & 0o111) === 0) {
