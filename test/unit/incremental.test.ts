@@ -130,7 +130,15 @@ describe('incremental reading', () => {
     const lockedDir = path.join(dir, 'projects', '-home-ana-secret');
     fs.mkdirSync(lockedDir, { mode: 0o000 });
     const asRoot = process.getuid?.() === 0;
-    const run = spawnSync(process.execPath, [CLI, 'report', '--json', '--no-state'], {
+    // The unprivileged user may not be able to reach the checkout (a 0700 temp folder): give it its own copy.
+    let cli = CLI;
+    if (asRoot) {
+      const bin = tempDir();
+      fs.chmodSync(bin, 0o755);
+      for (const name of ['cli.js', 'prices.js']) fs.copyFileSync(path.join(path.dirname(CLI), name), path.join(bin, name));
+      cli = path.join(bin, 'cli.js');
+    }
+    const run = spawnSync(process.execPath, [cli, 'report', '--json', '--no-state'], {
       env: { PATH: process.env.PATH, HOME: dir, CLAUDE_CONFIG_DIR: dir },
       encoding: 'utf8',
       ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
