@@ -1,7 +1,311 @@
-// The breakdown webview's entry point (its own browser bundle). The UI itself arrives with the extension issue;
-// until then this bundle only announces itself to the host, so the build pipeline is exercised end to end.
+// The token breakdown: totals for a period, budgets, sessions (sortable, filterable), and spend by model, project
+// and day. Every string from a log reaches the page through textContent, never as markup. UI state (period, sort,
+// filter, scroll) survives live updates and, through setState, a window reload.
 
-declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-divider/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import type { BudgetState } from '../src/core/budget';
+import type { GroupSummary, SessionSummary, Totals } from '../src/core/report';
+import { DEFAULT_STATE, PERIODS, type BreakdownState, type HostMessage, type Period, type SortKey, type WebviewMessage } from '../src/shared/protocol';
 
-const vscode = typeof acquireVsCodeApi === 'function' ? acquireVsCodeApi() : undefined;
-vscode?.postMessage({ type: 'ready' });
+interface VsCodeApi {
+  postMessage(message: WebviewMessage): void;
+  getState(): unknown;
+  setState(state: BreakdownState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+let state: BreakdownState = { ...DEFAULT_STATE, ...((vscode.getState() as Partial<BreakdownState> | undefined) ?? {}) };
+let latest: HostMessage | null = null;
+
+function save(): void {
+  vscode.setState(state);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small DOM helpers: elements are built, never parsed from strings.
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  for (const child of children) node.append(child); // strings become text nodes
+  return node;
+}
+
+function custom(tag: string, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElement {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+const usd = (value: number | null): string => (value === null ? '?' : value >= 100 ? `$${value.toFixed(0)}` : `$${value.toFixed(2)}`);
+const tokens = (value: number): string =>
+  value >= 1e9 ? `${(value / 1e9).toFixed(2)}B` : value >= 1e6 ? `${(value / 1e6).toFixed(2)}M` : value >= 1e3 ? `${(value / 1e3).toFixed(1)}k` : String(value);
+const cost = (t: Pick<Totals, 'costUsd' | 'unpricedRequests'>): string => `${usd(t.costUsd)}${t.unpricedRequests > 0 && t.costUsd !== null ? '+?' : ''}`;
+const dateTime = (iso: string): string => {
+  const d = new Date(iso);
+  return `${d.toLocaleDateString()} ${d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+};
+const durationMs = (s: SessionSummary): number => Date.parse(s.lastAt) - Date.parse(s.firstAt);
+const duration = (ms: number): string => (ms < 3_600_000 ? `${Math.max(1, Math.round(ms / 60_000))} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+const burnRate = (s: SessionSummary): number | null => {
+  const hours = durationMs(s) / 3_600_000;
+  return s.costUsd === null || hours < 1 / 60 ? null : s.costUsd / hours;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const PERIOD_LABEL: Record<Period, string> = { today: 'Today', week: 'This week', month: 'This month', all: 'All time' };
+
+const COLUMNS: Array<{ key: SortKey; label: string; numeric: boolean; cell: (s: SessionSummary) => string }> = [
+  { key: 'agent', label: 'Agent', numeric: false, cell: (s) => s.agent },
+  { key: 'project', label: 'Project', numeric: false, cell: (s) => s.project },
+  { key: 'firstAt', label: 'Start', numeric: false, cell: (s) => dateTime(s.firstAt) },
+  { key: 'duration', label: 'Duration', numeric: true, cell: (s) => duration(durationMs(s)) },
+  { key: 'requests', label: 'Requests', numeric: true, cell: (s) => String(s.requests) },
+  { key: 'inputTokens', label: 'In', numeric: true, cell: (s) => tokens(s.inputTokens) },
+  { key: 'outputTokens', label: 'Out', numeric: true, cell: (s) => tokens(s.outputTokens) },
+  { key: 'cacheReadTokens', label: 'Cache read', numeric: true, cell: (s) => tokens(s.cacheReadTokens) },
+  { key: 'cacheCreationTokens', label: 'Cache write', numeric: true, cell: (s) => tokens(s.cacheCreationTokens) },
+  { key: 'costUsd', label: 'Cost', numeric: true, cell: (s) => cost(s) },
+  { key: 'lastAt', label: 'Burn rate', numeric: true, cell: (s) => (burnRate(s) === null ? '–' : `${usd(burnRate(s))}/h`) },
+];
+
+function sortValue(s: SessionSummary, key: SortKey): number | string {
+  switch (key) {
+    case 'agent':
+      return s.agent;
+    case 'project':
+      return s.project;
+    case 'firstAt':
+      return s.firstAt;
+    case 'lastAt':
+      return s.lastAt;
+    case 'duration':
+      return durationMs(s);
+    case 'costUsd':
+      return s.costUsd ?? -1;
+    default:
+      return s[key];
+  }
+}
+
+function visibleSessions(sessions: SessionSummary[]): SessionSummary[] {
+  const needle = state.filter.trim().toLowerCase();
+  const rows = sessions.filter(
+    (s) =>
+      (!state.agent || s.agent === state.agent) &&
+      (!needle || [s.agent, s.project, s.sessionId, ...s.models].some((text) => text.toLowerCase().includes(needle))),
+  );
+  const direction = state.sortDescending ? -1 : 1;
+  return rows.sort((a, b) => {
+    const x = sortValue(a, state.sortKey);
+    const y = sortValue(b, state.sortKey);
+    return (x < y ? -1 : x > y ? 1 : 0) * direction;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rendering. The frame (controls) is built once; the data sections are rebuilt on every snapshot.
+
+const app = document.getElementById('app')!;
+const frame = {
+  period: custom('vscode-single-select', { id: 'period', 'aria-label': 'Period' }) as HTMLElement & { value: string },
+  agent: custom('vscode-single-select', { id: 'agent', 'aria-label': 'Agent' }) as HTMLElement & { value: string },
+  filter: custom('vscode-textfield', { id: 'filter', placeholder: 'Filter by agent, project, model or session', 'aria-label': 'Filter' }) as HTMLElement & { value: string },
+  totals: el('section', { id: 'totals', 'aria-label': 'Totals' }),
+  budgets: el('section', { id: 'budgets', 'aria-label': 'Budgets' }),
+  sessions: el('section', { id: 'sessions', 'aria-label': 'Sessions' }),
+  groups: el('section', { id: 'groups', 'aria-label': 'Breakdowns' }),
+};
+
+function buildFrame(): void {
+  for (const period of PERIODS) {
+    frame.period.append(custom('vscode-option', { value: period, ...(period === state.period ? { selected: '' } : {}) }, PERIOD_LABEL[period]));
+  }
+  frame.period.addEventListener('change', () => {
+    state.period = frame.period.value as Period;
+    save();
+    vscode.postMessage({ type: 'setPeriod', period: state.period });
+  });
+  frame.agent.addEventListener('change', () => {
+    state.agent = frame.agent.value;
+    save();
+    render();
+  });
+  frame.filter.setAttribute('value', state.filter);
+  frame.filter.addEventListener('input', () => {
+    state.filter = frame.filter.value;
+    save();
+    render();
+  });
+  const refresh = custom('vscode-button', { secondary: '' }, 'Refresh');
+  refresh.addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
+  const budget = custom('vscode-button', { secondary: '' }, 'Set Budget…');
+  budget.addEventListener('click', () => vscode.postMessage({ type: 'setBudget' }));
+  const toolbar = el('header', { class: 'toolbar' }, frame.period, frame.agent, frame.filter, refresh, budget);
+  app.replaceChildren(toolbar, frame.totals, frame.budgets, frame.sessions, frame.groups);
+  app.setAttribute('aria-busy', 'false');
+  window.addEventListener('scroll', () => {
+    state.scrollY = window.scrollY;
+    save();
+  });
+}
+
+function renderTotals(message: HostMessage): void {
+  const t = message.report.totals;
+  const card = (label: string, value: string) => el('div', { class: 'card' }, el('div', { class: 'label' }, label), el('div', { class: 'value' }, value));
+  frame.totals.replaceChildren(
+    el('h2', {}, `${PERIOD_LABEL[message.period]}`),
+    el(
+      'div',
+      { class: 'cards' },
+      card('Cost', cost(t)),
+      card('Requests', String(t.requests)),
+      card('Input', tokens(t.inputTokens)),
+      card('Output', tokens(t.outputTokens)),
+      card('Cache read', tokens(t.cacheReadTokens)),
+      card('Cache write', tokens(t.cacheCreationTokens)),
+    ),
+    ...(t.unpricedRequests > 0 ? [el('p', { class: 'muted' }, `${t.unpricedRequests} request(s) use a model with no known price: their cost is not included.`)] : []),
+  );
+}
+
+function renderBudgets(budgets: BudgetState[]): void {
+  if (budgets.length === 0) {
+    frame.budgets.replaceChildren(el('p', { class: 'muted' }, 'No budget set. Use “Set Budget…” to cap spend per day, week, month, session or 5-hour block.'));
+    return;
+  }
+  frame.budgets.replaceChildren(
+    el('h2', {}, 'Budgets'),
+    ...budgets.map((b) => {
+      const spent = b.unit === 'usd' ? usd(b.spentUsd) : tokens(b.spentTokens);
+      const limit = b.unit === 'usd' ? usd(b.limit) : tokens(b.limit);
+      const gauge = el('div', { class: `gauge ${b.level}`, role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.round(b.fraction * 100)) });
+      const fill = el('div', { class: 'fill' });
+      // Through the CSSOM: the CSP forbids style attributes, not styles set from the script.
+      fill.style.width = `${Math.min(100, Math.round(b.fraction * 100))}%`;
+      gauge.append(fill);
+      const who = b.sessionId ? ` · ${b.agent ?? ''} ${b.sessionId.slice(0, 8)}` : '';
+      return el('div', { class: 'budget' }, el('div', {}, `${b.windowLabel}${who}: ${spent} of ${limit} (${Math.round(b.fraction * 100)}%)`), gauge);
+    }),
+  );
+}
+
+function renderSessions(sessions: SessionSummary[]): void {
+  const agents = [...new Set(sessions.map((s) => s.agent))].sort();
+  frame.agent.replaceChildren(
+    custom('vscode-option', { value: '', ...(state.agent === '' ? { selected: '' } : {}) }, 'All agents'),
+    ...agents.map((agent) => custom('vscode-option', { value: agent, ...(agent === state.agent ? { selected: '' } : {}) }, agent)),
+  );
+  const rows = visibleSessions(sessions);
+  const head = el(
+    'tr',
+    {},
+    ...COLUMNS.map((column) => {
+      const sorted = state.sortKey === column.key;
+      const th = el('th', { scope: 'col', class: column.numeric ? 'num' : '', 'aria-sort': sorted ? (state.sortDescending ? 'descending' : 'ascending') : 'none', tabindex: '0' }, column.label + (sorted ? (state.sortDescending ? ' ▾' : ' ▴') : ''));
+      const sort = () => {
+        state.sortDescending = state.sortKey === column.key ? !state.sortDescending : column.numeric;
+        state.sortKey = column.key;
+        save();
+        render();
+      };
+      th.addEventListener('click', sort);
+      th.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter' || event.key === ' ') sort();
+      });
+      return th;
+    }),
+  );
+  const body = el(
+    'tbody',
+    {},
+    ...rows.map((s) =>
+      el(
+        'tr',
+        { title: `${s.agent} session ${s.sessionId}\n${s.models.join(', ')}` },
+        ...COLUMNS.map((column) => el('td', { class: column.numeric ? 'num' : '' }, column.cell(s))),
+      ),
+    ),
+  );
+  frame.sessions.replaceChildren(
+    el('h2', {}, 'Sessions ', custom('vscode-badge', {}, String(rows.length))),
+    rows.length === 0 ? el('p', { class: 'muted' }, 'No session matches.') : el('table', { id: 'sessions-table' }, el('thead', {}, head), body),
+  );
+}
+
+function groupTable(title: string, rows: GroupSummary[], keyLabel: string): HTMLElement {
+  return el(
+    'div',
+    { class: 'group' },
+    el('h3', {}, title),
+    el(
+      'table',
+      {},
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, keyLabel), el('th', { scope: 'col', class: 'num' }, 'Requests'), el('th', { scope: 'col', class: 'num' }, 'Tokens'), el('th', { scope: 'col', class: 'num' }, 'Cost'))),
+      el(
+        'tbody',
+        {},
+        ...rows.map((r) =>
+          el(
+            'tr',
+            {},
+            el('td', {}, r.key),
+            el('td', { class: 'num' }, String(r.requests)),
+            el('td', { class: 'num' }, tokens(r.inputTokens + r.outputTokens + r.cacheReadTokens + r.cacheCreationTokens)),
+            el('td', { class: 'num' }, cost(r)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function renderGroups(message: HostMessage): void {
+  if (!message.groups) {
+    frame.groups.replaceChildren();
+    return;
+  }
+  const maxDay = Math.max(0, ...message.groups.byDay.map((d) => d.costUsd ?? 0));
+  const chart = el(
+    'div',
+    { class: 'chart', role: 'img', 'aria-label': 'Cost per day' },
+    ...message.groups.byDay.map((d) => {
+      const bar = el('div', { class: 'bar', title: `${d.key}: ${cost(d)}` });
+      bar.style.height = `${maxDay > 0 ? Math.max(2, Math.round(((d.costUsd ?? 0) / maxDay) * 100)) : 2}%`;
+      return bar;
+    }),
+  );
+  frame.groups.replaceChildren(
+    el('h2', {}, 'Breakdown'),
+    el('div', { class: 'group' }, el('h3', {}, 'Cost per day'), chart),
+    groupTable('By model', message.groups.byModel, 'Model'),
+    groupTable('By project', message.groups.byProject, 'Project'),
+  );
+}
+
+function render(): void {
+  if (!latest) return;
+  renderTotals(latest);
+  renderBudgets(latest.meter?.budgets ?? []);
+  renderSessions(latest.report.sessions);
+  renderGroups(latest);
+}
+
+window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
+  if (event.data?.type !== 'snapshot') return;
+  const first = latest === null;
+  latest = event.data;
+  render();
+  if (first) window.scrollTo(0, state.scrollY);
+});
+
+buildFrame();
+vscode.postMessage({ type: 'ready', period: state.period });

@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { EngineWorkerOptions, FromWorker, ToWorker } from './engineProtocol';
+import type { MeterOptions } from './meter';
 import type { ReportQuery } from './report';
 
 export interface EngineClientHandlers {
@@ -54,6 +55,10 @@ export class EngineClient {
 
   setQuery(query: ReportQuery): void {
     this.send({ type: 'query', query });
+  }
+
+  setMeter(meter: MeterOptions): void {
+    this.send({ type: 'meter', meter });
   }
 
   refresh(): void {

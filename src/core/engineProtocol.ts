@@ -1,8 +1,9 @@
 // Messages between the engine worker and whoever runs it (the extension host, the CLI's live view).
 
 import type { ScanProgress, ScanResult } from './engine';
+import type { Meter, MeterOptions } from './meter';
 import type { PriceOverrides } from './pricing/pricing';
-import type { Report, ReportQuery } from './report';
+import type { GroupSummary, Report, ReportQuery } from './report';
 
 export interface EngineWorkerOptions {
   env: Record<string, string | undefined>;
@@ -16,16 +17,30 @@ export interface EngineWorkerOptions {
   rescanIntervalMs?: number;
   /** Whether to watch at all (false: scan once, answer queries). */
   watch?: boolean;
+  /** Budgets and windows for the meter; without them snapshots carry no meter. */
+  meter?: MeterOptions;
+  /** Snapshots are re-sent this often even with no change: windows roll over and burn rates decay. */
+  tickMs?: number;
+  /** Also send the report grouped by model, project and day (for the breakdown view). */
+  groups?: boolean;
+}
+
+/** The report for the current query grouped three more ways, for the breakdown view. */
+export interface SnapshotGroups {
+  byModel: GroupSummary[];
+  byProject: GroupSummary[];
+  byDay: GroupSummary[];
 }
 
 export type ToWorker =
   | { type: 'init'; options: EngineWorkerOptions }
   | { type: 'query'; query: ReportQuery }
+  | { type: 'meter'; meter: MeterOptions }
   | { type: 'refresh' }
   | { type: 'stop' };
 
 export type FromWorker =
-  | { type: 'snapshot'; report: Report; scan?: Omit<ScanResult, 'unreadable'> & { unreadable: number } }
+  | { type: 'snapshot'; report: Report; meter?: Meter; groups?: SnapshotGroups; scan?: Omit<ScanResult, 'unreadable'> & { unreadable: number } }
   | { type: 'progress'; progress: ScanProgress }
   | { type: 'log'; message: string }
   | { type: 'error'; message: string }

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { Engine, type ScanResult } from './engine';
 import type { EngineWorkerOptions, FromWorker, ToWorker } from './engineProtocol';
+import { buildMeter } from './meter';
 import type { ReportQuery } from './report';
 
 const port = parentPort;
@@ -24,6 +25,7 @@ let debounceTimer: NodeJS.Timeout | null = null;
 let saveTimer: NodeJS.Timeout | null = null;
 let rescanTimer: NodeJS.Timeout | null = null;
 let rootPoll: NodeJS.Timeout | null = null;
+let tick: NodeJS.Timeout | null = null;
 let options: EngineWorkerOptions;
 
 function summary(scan: ScanResult): Omit<ScanResult, 'unreadable'> & { unreadable: number } {
@@ -34,7 +36,21 @@ function publish(scan?: ScanResult, force = false): void {
   if (!engine) return;
   if (!force && engine.ledger.revision === lastPostedRevision) return;
   lastPostedRevision = engine.ledger.revision;
-  post({ type: 'snapshot', report: engine.report(query), ...(scan ? { scan: summary(scan) } : {}) });
+  post({
+    type: 'snapshot',
+    report: engine.report(query),
+    ...(options.meter ? { meter: buildMeter(engine.ledger, options.meter) } : {}),
+    ...(options.groups
+      ? {
+          groups: {
+            byModel: engine.report({ ...query, by: 'model' }).groups?.rows ?? [],
+            byProject: engine.report({ ...query, by: 'project' }).groups?.rows ?? [],
+            byDay: engine.report({ ...query, by: 'day' }).groups?.rows ?? [],
+          },
+        }
+      : {}),
+    ...(scan ? { scan: summary(scan) } : {}),
+  });
 }
 
 function scheduleSave(): void {
@@ -107,6 +123,7 @@ function startWatching(): void {
     }, 5000);
   }
   rescanTimer ??= setInterval(fullRescan, options.rescanIntervalMs ?? 60_000);
+  if (options.meter) tick ??= setInterval(() => publish(undefined, true), options.tickMs ?? 30_000);
 }
 
 async function initialise(): Promise<void> {
@@ -130,7 +147,7 @@ async function initialise(): Promise<void> {
 
 async function stop(): Promise<void> {
   for (const timer of [debounceTimer, saveTimer]) if (timer) clearTimeout(timer);
-  for (const timer of [rescanTimer, rootPoll]) if (timer) clearInterval(timer);
+  for (const timer of [rescanTimer, rootPoll, tick]) if (timer) clearInterval(timer);
   await watcher?.close();
   safely(() => engine?.save());
   post({ type: 'stopped' });
@@ -147,6 +164,11 @@ port.on('message', (message: ToWorker) => {
     }
     case 'query':
       query = message.query;
+      publish(undefined, true);
+      break;
+    case 'meter':
+      options.meter = message.meter;
+      tick ??= setInterval(() => publish(undefined, true), options.tickMs ?? 30_000);
       publish(undefined, true);
       break;
     case 'refresh':

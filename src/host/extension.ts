@@ -1,14 +1,17 @@
-// Extension entry point. Kept thin on purpose: activation must return fast and never scan (the engine worker
-// does that). The status bar, budgets and the breakdown arrive with the extension issue.
+// Extension entry point. Kept thin: activation builds the container and returns; the engine worker does the
+// reading, so nothing here waits on the disk.
 
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
+import { Container } from './container';
 
-export function activate(context: vscode.ExtensionContext): void {
-  const output = vscode.window.createOutputChannel('Agent Spend', { log: true });
-  context.subscriptions.push(output);
-  output.info(`Agent Spend ${context.extension.packageJSON.version as string} activated`);
+let container: Container | undefined;
+
+export function activate(context: vscode.ExtensionContext): Container {
+  container = new Container(context);
+  context.subscriptions.push(container);
+  return container;
 }
 
 export function deactivate(): void {
-  // Everything is disposed through context.subscriptions.
+  container = undefined; // disposed through context.subscriptions
 }

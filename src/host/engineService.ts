@@ -1,0 +1,94 @@
+// The engine, for the extension: its worker thread, fed the settings, its snapshots as an event. Activation does
+// no scanning; the worker starts reading once created and posts the first snapshot when done.
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { EngineClient } from '../core/engineClient';
+import type { FromWorker } from '../core/engineProtocol';
+import type { MeterOptions } from '../core/meter';
+import type { ReportQuery } from '../core/report';
+import type { AgentSpendConfig } from './config';
+import { Disposable } from './lifecycle';
+
+export type Snapshot = Extract<FromWorker, { type: 'snapshot' }>;
+
+export class EngineService extends Disposable {
+  private client: EngineClient | null = null;
+  private readonly snapshotEmitter = this.register(new vscode.EventEmitter<Snapshot>());
+  private readonly progressEmitter = this.register(new vscode.EventEmitter<{ filesDone: number; filesTotal: number }>());
+  readonly onSnapshot = this.snapshotEmitter.event;
+  readonly onProgress = this.progressEmitter.event;
+  latest: Snapshot | undefined;
+  private query: ReportQuery = {};
+
+  constructor(
+    private readonly storageDir: string,
+    private readonly extensionDir: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    super();
+  }
+
+  /** Starts (or restarts, when the log locations changed) the worker with these settings. */
+  start(config: AgentSpendConfig): void {
+    this.stopClient();
+    const env: Record<string, string | undefined> = { ...process.env };
+    if (config.claudeConfigDir) env.CLAUDE_CONFIG_DIR = config.claudeConfigDir;
+    this.log.info(`starting the engine (state in ${this.storageDir})`);
+    this.client = new EngineClient(
+      {
+        env,
+        stateDir: path.join(this.storageDir, 'state'),
+        cacheDir: path.join(this.storageDir, 'cache'),
+        watch: true,
+        meter: meterOptions(config),
+        groups: true,
+        query: this.query,
+      },
+      {
+        onSnapshot: (snapshot) => {
+          this.latest = snapshot;
+          this.snapshotEmitter.fire(snapshot);
+        },
+        onProgress: ({ progress }) => this.progressEmitter.fire(progress),
+        onLog: (line) => this.log.info(line),
+        onError: (message) => this.log.error(message),
+      },
+      path.join(this.extensionDir, 'dist', 'engineWorker.js'),
+    );
+  }
+
+  /** New budgets or week start: the worker recomputes without reading anything again. */
+  configure(config: AgentSpendConfig): void {
+    this.client?.setMeter(meterOptions(config));
+  }
+
+  refresh(): void {
+    this.client?.refresh();
+  }
+
+  /** The period the breakdown shows (local days, inclusive). */
+  setQuery(query: ReportQuery): void {
+    this.query = query;
+    this.client?.setQuery(query);
+  }
+
+  private stopClient(): void {
+    const client = this.client;
+    this.client = null;
+    if (client) void client.stop();
+  }
+
+  override dispose(): void {
+    this.stopClient();
+    super.dispose();
+  }
+}
+
+function meterOptions(config: AgentSpendConfig): MeterOptions {
+  return {
+    budgets: config.budgets,
+    weekStartsOn: config.weekStartsOn,
+    workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath),
+  };
+}

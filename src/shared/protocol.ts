@@ -1,0 +1,28 @@
+// The one message protocol between the breakdown webview and the extension host. Both bundles import it.
+
+import type { SnapshotGroups } from '../core/engineProtocol';
+import type { Meter } from '../core/meter';
+import type { Report } from '../core/report';
+
+export const PERIODS = ['today', 'week', 'month', 'all'] as const;
+export type Period = (typeof PERIODS)[number];
+
+/** Host -> webview. */
+export type HostMessage = { type: 'snapshot'; period: Period; report: Report; meter: Meter | null; groups: SnapshotGroups | null };
+
+/** Webview -> host. `ready` is the handshake: the host answers with the latest snapshot. */
+export type WebviewMessage = { type: 'ready'; period: Period } | { type: 'setPeriod'; period: Period } | { type: 'refresh' } | { type: 'setBudget' };
+
+export type SortKey = 'lastAt' | 'firstAt' | 'agent' | 'project' | 'costUsd' | 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheCreationTokens' | 'requests' | 'duration';
+
+/** What the webview keeps through getState/setState (and a window reload, via the serializer). */
+export interface BreakdownState {
+  period: Period;
+  sortKey: SortKey;
+  sortDescending: boolean;
+  filter: string;
+  agent: string;
+  scrollY: number;
+}
+
+export const DEFAULT_STATE: BreakdownState = { period: 'month', sortKey: 'lastAt', sortDescending: true, filter: '', agent: '', scrollY: 0 };

@@ -1,0 +1,162 @@
+// The extension host's logic against a fake `vscode`: activation, the meter from fixture logs, budget warnings
+// once per threshold, bad settings, and the breakdown page's CSP. Pure formatting is tested directly.
+
+import './useFakeVscode';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { dueAlerts, pruneNotified, settledKeys } from '../../src/host/alerts';
+import { queryFor } from '../../src/host/breakdownPanel';
+import { statusView } from '../../src/host/format';
+import type { BudgetState } from '../../src/core/budget';
+import type { Meter } from '../../src/core/meter';
+import { assistantLine, claudeHome, REPO, tempDir } from './helpers';
+import * as fake from './fakeVscode';
+
+function waitUntil(check: () => boolean, what: string, ms = 20000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (check()) {
+        clearInterval(poll);
+        resolve();
+      } else if (Date.now() - started > ms) {
+        clearInterval(poll);
+        reject(new Error(`timed out waiting for ${what}; log:\n${fake.recorded.log.join('\n')}`));
+      }
+    }, 25);
+  });
+}
+
+const emptyWindow = { label: '', start: 0, end: 0, usd: 0, tokens: 0, requests: 0, unpricedRequests: 0 };
+
+function budgetState(overrides: Partial<BudgetState>): BudgetState {
+  return {
+    index: 0,
+    budget: { period: 'day', limitUsd: 10, warnAt: [0.5, 0.8], onCap: 'warn' },
+    windowKey: '0:day:2026-11-28',
+    windowLabel: 'today',
+    windowStart: 0,
+    windowEnd: 1,
+    spentUsd: 0,
+    spentTokens: 0,
+    unpricedRequests: 0,
+    limit: 10,
+    unit: 'usd',
+    fraction: 0,
+    level: 'ok',
+    reached: [],
+    burnPerHour: 0,
+    projectedCapAt: null,
+    ...overrides,
+  };
+}
+
+describe('status bar text', () => {
+  const meter: Meter = { now: 0, today: { ...emptyWindow, usd: 12.4, tokens: 1_200_000 }, week: emptyWindow, month: emptyWindow, block: null, budgets: [], running: [] };
+
+  it("shows today's spend without budgets, in dollars or tokens", () => {
+    assert.equal(statusView(meter, 'usd').text, '$(pulse) $12.40 today');
+    assert.equal(statusView(meter, 'tokens').text, '$(pulse) 1.2M tok today');
+    assert.equal(statusView(meter, 'usd').level, 'ok');
+  });
+
+  it('shows the most pressing budget and its level', () => {
+    const view = statusView({ ...meter, budgets: [budgetState({ spentUsd: 12.4, limit: 50, fraction: 0.248 }), budgetState({ index: 1, budget: { period: 'week', limitUsd: 20, warnAt: [0.5], onCap: 'warn' }, spentUsd: 15, limit: 20, fraction: 0.75, level: 'warn', reached: [0.5] })] }, 'usd');
+    assert.equal(view.text, '$(pulse) $15.00 / $20.00 week');
+    assert.equal(view.level, 'warn');
+  });
+
+  it('escapes log-derived strings in the tooltip', () => {
+    const view = statusView({ ...meter, running: [{ agent: 'claude-code', sessionId: 's', project: '/p/<img src=x onerror=alert(1)>', model: 'claude-"q"[x](y)', usd: 1, lastAt: 0, burnPerHour: 0 }] }, 'usd');
+    assert.ok(view.tooltip.includes('\\<img src=x onerror=alert\\(1\\)\\>'), view.tooltip);
+    assert.ok(view.tooltip.includes('claude\\-"q"\\[x\\]\\(y\\)'));
+    assert.doesNotMatch(view.tooltip, /(^|[^\\])</, 'no unescaped angle bracket');
+  });
+});
+
+describe('budget alerts', () => {
+  it('announce the highest new threshold once per window, and not while snoozed', () => {
+    const state = budgetState({ fraction: 0.85, reached: [0.5, 0.8], level: 'warn' });
+    const first = dueAlerts([state], new Set(), new Map(), 0);
+    assert.equal(first.length, 1);
+    assert.equal(first[0].threshold, 0.8);
+    assert.equal(first[0].severity, 'warning');
+    const notified = new Set(settledKeys(state));
+    assert.deepEqual(dueAlerts([state], notified, new Map(), 0), [], 'not again');
+    const capped = budgetState({ fraction: 1.1, reached: [0.5, 0.8, 1], level: 'cap' });
+    assert.equal(dueAlerts([capped], notified, new Map(), 0)[0].severity, 'error');
+    assert.deepEqual(dueAlerts([capped], notified, new Map([[0, 10]]), 5), [], 'snoozed');
+    const tomorrow = budgetState({ windowKey: '0:day:2026-11-29', fraction: 0.6, reached: [0.5] });
+    assert.equal(dueAlerts([tomorrow], notified, new Map(), 0).length, 1, 'a new window warns again');
+    assert.deepEqual(pruneNotified(notified, [tomorrow]), [], 'keys of past windows are dropped');
+  });
+});
+
+describe('breakdown periods', () => {
+  it('map to report queries on local days', () => {
+    const now = new Date(2026, 10, 28, 15).getTime(); // a Saturday
+    assert.deepEqual(queryFor('all', now, 1), {});
+    const today = queryFor('today', now, 1).sinceDay!;
+    assert.equal(queryFor('week', now, 1).sinceDay, today - 5, 'Monday');
+    assert.equal(queryFor('week', now, 6).sinceDay, today, 'Saturday');
+    assert.equal(queryFor('month', now, 1).sinceDay, today - 27);
+  });
+});
+
+describe('the extension, activated against a fake VS Code', () => {
+  const { configDir, transcript } = claudeHome();
+  const session = 'cccccccc-cccc-4ccc-8ccc-cccccccccccc';
+  const now = new Date().toISOString();
+  fs.writeFileSync(transcript(session), `${assistantLine({ sessionId: session, messageId: 'm1', input: 100_000, output: 0, timestamp: now })}\n`);
+  fake.recorded.settings.set('agentSpend.claudeCode.configDir', configDir);
+  const storage = tempDir();
+  let container: { dispose(): void } | undefined;
+  after(() => container?.dispose());
+
+  it('registers its commands, shows progress, then the spend from the logs', async () => {
+    const { activate } = await import('../../src/host/extension');
+    const context = {
+      subscriptions: [] as Array<{ dispose(): void }>,
+      globalStorageUri: fake.Uri.file(storage),
+      extensionUri: fake.Uri.file(REPO),
+      globalState: new fake.FakeMemento(),
+    };
+    container = activate(context as never);
+    for (const command of ['agentSpend.showBreakdown', 'agentSpend.setBudget', 'agentSpend.refresh', 'agentSpend.showLog']) {
+      assert.ok(fake.recorded.commands.has(command), command);
+    }
+    const item = fake.recorded.statusBarItems.find((i) => i.id === 'agentSpend.meter')!;
+    assert.equal(item.name, 'Agent Spend');
+    assert.equal(item.command, 'agentSpend.showBreakdown');
+    assert.ok(item.visible);
+    // Sonnet 4.5 input at $3 per million tokens (below the 200k long-context tier).
+    await waitUntil(() => item.text === '$(pulse) $0.30 today', `the meter (now "${item.text}")`);
+  });
+
+  it('warns once when a budget threshold is crossed, and shows an error at the cap', async () => {
+    const item = fake.recorded.statusBarItems.find((i) => i.id === 'agentSpend.meter')!;
+    await fake.workspace.getConfiguration('agentSpend').update('budgets', [{ period: 'day', limitUsd: 0.5, warnAt: [0.5] }]);
+    await waitUntil(() => fake.recorded.messages.some((m) => m.level === 'warning' && m.text.includes('50% of the budget for today')), 'the 50% warning');
+    const warning = fake.recorded.messages.find((m) => m.text.includes('50% of the budget for today'))!;
+    assert.deepEqual(warning.actions, ['Show Breakdown', 'Snooze 1 h', 'Raise Cap…']);
+    assert.equal(item.text, '$(pulse) $0.30 / $0.50 today');
+    assert.equal((item.backgroundColor as fake.ThemeColor).id, 'statusBarItem.warningBackground');
+    fs.appendFileSync(transcript(session), `${assistantLine({ sessionId: session, messageId: 'm2', input: 100_000, output: 0, timestamp: new Date().toISOString() })}\n`);
+    await waitUntil(() => fake.recorded.messages.some((m) => m.level === 'error' && m.text.includes('budget reached for today: $0.60 of $0.50')), 'the cap error');
+    assert.equal((item.backgroundColor as fake.ThemeColor).id, 'statusBarItem.errorBackground');
+    const warnings = fake.recorded.messages.filter((m) => m.text.includes('50% of the budget for today'));
+    assert.equal(warnings.length, 1, 'the 50% warning is not repeated');
+  });
+
+  it('names a bad setting and keeps the meter going', async () => {
+    const before = fake.recorded.messages.length;
+    await fake.workspace.getConfiguration('agentSpend').update('budgets', [{ period: 'fortnight', limitUsd: 5 }]);
+    const problem = fake.recorded.messages.slice(before).find((m) => m.level === 'warning');
+    assert.ok(problem, 'a warning about the setting');
+    assert.match(problem.text, /agentSpend\.budgets\[0\]\.period must be one of day, week, month, session, block5h/);
+    const item = fake.recorded.statusBarItems.find((i) => i.id === 'agentSpend.meter')!;
+    await waitUntil(() => item.text === '$(pulse) $0.60 today', `the meter without budgets (now "${item.text}")`);
+  });
+});
