@@ -4,7 +4,6 @@
 import './useFakeVscode';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { dueAlerts, pruneNotified, settledKeys } from '../../src/host/alerts';
 import { queryFor } from '../../src/host/breakdownPanel';
