@@ -30,7 +30,11 @@ export function alertMessage(alert: Alert): string {
   return `Agent Spend: ${Math.round(alert.threshold * 100)}% of the budget for ${what}: ${spent} of ${limit}.`;
 }
 
-export class BudgetWarnings {
+export class BudgetWarnings implements vscode.Disposable {
+  private readonly alertEmitter = new vscode.EventEmitter<Alert>();
+  /** Fires for every alert shown (auto-stop will act on the cap ones; tests observe them). */
+  readonly onDidAlert = this.alertEmitter.event;
+
   constructor(
     private readonly state: vscode.Memento,
     private readonly showBreakdown: () => void,
@@ -47,9 +51,14 @@ export class BudgetWarnings {
     for (const alert of alerts) void this.announce(alert);
   }
 
+  dispose(): void {
+    this.alertEmitter.dispose();
+  }
+
   private async announce(alert: Alert): Promise<void> {
     const message = alertMessage(alert);
     this.log.warn(message);
+    this.alertEmitter.fire(alert);
     const show = alert.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
     const choice = await show(message, ACTIONS.breakdown, ACTIONS.snooze, ACTIONS.raise);
     if (choice === ACTIONS.breakdown) this.showBreakdown();

@@ -21,6 +21,9 @@ export class Container extends Disposable {
   readonly engine: EngineService;
   readonly statusBar: SpendStatusBar;
   readonly breakdown: BreakdownPanel;
+  readonly warnings: BudgetWarnings;
+  /** How long activate() took, for the log and the tests. */
+  activationMs = 0;
   private config: AgentSpendConfig;
   private reportedProblems = '';
 
@@ -32,7 +35,9 @@ export class Container extends Disposable {
     this.statusBar = this.register(new SpendStatusBar(COMMANDS.showBreakdown));
     this.engine = this.register(new EngineService(context.globalStorageUri.fsPath, context.extensionUri.fsPath, this.log));
     this.breakdown = this.register(new BreakdownPanel(context.extensionUri, this.engine, this.log, () => this.config.weekStartsOn));
-    const warnings = new BudgetWarnings(context.globalState, () => void vscode.commands.executeCommand(COMMANDS.showBreakdown), this.log);
+    const warnings = (this.warnings = this.register(
+      new BudgetWarnings(context.globalState, () => void vscode.commands.executeCommand(COMMANDS.showBreakdown), this.log),
+    ));
 
     this.register(this.engine.onProgress(({ filesDone, filesTotal }) => this.statusBar.progress(filesDone, filesTotal)));
     this.register(
@@ -64,6 +69,11 @@ export class Container extends Disposable {
     }));
     this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.engine.configure(this.config)));
     this.engine.start(this.config);
+  }
+
+  /** The problems found in the settings, each naming its setting. */
+  get problems(): string[] {
+    return this.config.problems;
   }
 
   /** A bad setting is named once in a notification and in the log; the meter goes on with the fallback. */

@@ -7,8 +7,11 @@ import { Container } from './container';
 let container: Container | undefined;
 
 export function activate(context: vscode.ExtensionContext): Container {
+  const started = performance.now();
   container = new Container(context);
   context.subscriptions.push(container);
+  container.activationMs = performance.now() - started;
+  container.log.info(`activated in ${container.activationMs.toFixed(1)} ms`);
   return container;
 }
 

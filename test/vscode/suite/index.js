@@ -1,0 +1,13 @@
+// Entry point VS Code loads in the extension host (extensionTestsPath): runs the mocha suites beside it.
+const path = require('node:path');
+const Mocha = require('mocha');
+
+function run() {
+  const mocha = new Mocha({ ui: 'bdd', timeout: 60000, color: false });
+  mocha.addFile(path.join(__dirname, 'extension.test.js'));
+  return new Promise((resolve, reject) => {
+    mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} test(s) failed`)) : resolve()));
+  });
+}
+
+module.exports = { run };
