@@ -231,13 +231,18 @@ function renderSessions(sessions: SessionSummary[]): void {
       el(
         'tr',
         { title: `${s.agent} session ${s.sessionId}\n${s.models.join(', ')}` },
-        ...COLUMNS.map((column) => el('td', { class: column.numeric ? 'num' : '' }, column.cell(s))),
+        ...COLUMNS.map((column) =>
+          column.key === 'project'
+            ? // The end of a path tells projects apart: it stays visible, the full path is in the tooltip.
+              el('td', { class: 'path', title: s.project }, el('bdi', {}, s.project))
+            : el('td', { class: column.numeric ? 'num' : '' }, column.cell(s)),
+        ),
       ),
     ),
   );
   frame.sessions.replaceChildren(
     el('h2', {}, 'Sessions ', custom('vscode-badge', {}, String(rows.length))),
-    rows.length === 0 ? el('p', { class: 'muted' }, 'No session matches.') : el('table', { id: 'sessions-table' }, el('thead', {}, head), body),
+    rows.length === 0 ? el('p', { class: 'muted' }, 'No session matches.') : el('div', { class: 'scroll' }, el('table', { id: 'sessions-table' }, el('thead', {}, head), body)),
   );
 }
 

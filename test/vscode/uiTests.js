@@ -1,0 +1,90 @@
+// node uiTests.js BASE_URL WORKSPACE_DIR TRANSCRIPT SCREENSHOTS_DIR
+// Drives the real VS Code workbench in Debian's Chromium, with Agent Spend installed from its .vsix (the server
+// runs without the smoke-test driver, which would hide notifications). Prints "N passed, N failed".
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { launch } = require('./browser');
+
+const [base, folder, transcript, shots] = process.argv.slice(2);
+fs.mkdirSync(shots, { recursive: true });
+const started = Date.now();
+const results = [];
+
+async function step(name, body) {
+  const t = Date.now();
+  try {
+    await body();
+    results.push(true);
+    console.log(`ok - ${name} (${Date.now() - t} ms)`);
+  } catch (error) {
+    results.push(false);
+    console.log(`not ok - ${name}\n${error.stack || error}`);
+    throw error;
+  }
+}
+
+function appendResponse() {
+  const line = JSON.parse(fs.readFileSync(transcript, 'utf8').trim().split('\n')[0]);
+  line.message.id = 'msg_ui_appended';
+  line.requestId = 'req_ui_appended';
+  line.uuid = 'uuid-ui-appended';
+  line.timestamp = new Date().toISOString();
+  fs.appendFileSync(transcript, `${JSON.stringify(line)}\n`);
+}
+
+(async () => {
+  const { page, close } = await launch();
+  page.on('pageerror', (error) => console.log(`pageerror: ${error.message}`));
+  const statusbar = page.locator('#workbench\\.parts\\.statusbar');
+  const meter = (text) => statusbar.locator('.statusbar-item', { hasText: text });
+  const runCommand = async (title) => {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor();
+    await input.fill(`>${title}`);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+    await page.keyboard.press('Enter');
+  };
+  try {
+    await step('the workbench loads with Agent Spend installed', async () => {
+      await page.goto(`${base}/?folder=${encodeURIComponent(path.resolve(folder))}`);
+      await page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
+    });
+    await step("the status bar shows the fixture's spend", async () => {
+      await meter('$0.30 today').waitFor({ timeout: 60000 });
+      await meter('$0.30 today').hover();
+      await page.locator('.monaco-hover', { hasText: 'Agent Spend' }).waitFor({ timeout: 10000 });
+      await page.screenshot({ path: path.join(shots, 'status-bar.png') });
+      await page.mouse.move(10, 10);
+    });
+    await step('appending a response to the log updates the status bar', async () => {
+      const t = Date.now();
+      appendResponse();
+      await meter('$0.60 today').waitFor({ timeout: 20000 });
+      console.log(`[measure] append to status bar in the UI: ${Date.now() - t} ms`);
+    });
+    const view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await step('the command palette opens the breakdown, listing the fixture session', async () => {
+      await runCommand('Agent Spend: Show Token Breakdown');
+      await view.locator('#sessions-table tbody tr').first().waitFor({ timeout: 30000 });
+      assert.equal(await view.locator('#sessions-table tbody tr').count(), 1);
+      const row = await view.locator('#sessions-table tbody tr').first().textContent();
+      assert.match(row, /claude-code/);
+      assert.match(row, /\$0\.60/);
+    });
+    await step('a hostile project name renders as text, not markup', async () => {
+      await view.locator('td', { hasText: '/work/<img src=x onerror=alert(1)>' }).first().waitFor({ timeout: 10000 });
+      assert.equal(await view.locator('img').count(), 0, 'no <img> element made from a log string');
+      await page.screenshot({ path: path.join(shots, 'breakdown.png') });
+    });
+  } catch {
+    await page.screenshot({ path: path.join(shots, 'failure.png') }).catch(() => {});
+  } finally {
+    await close();
+  }
+  const passed = results.filter(Boolean).length;
+  console.log(`[ui-tests] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`ui: ${passed} passed, ${results.length - passed} failed`);
+  process.exit(passed === 5 ? 0 : 1);
+})();
