@@ -67,6 +67,7 @@ const COLUMNS: Array<{ key: SortKey; label: string; numeric: boolean; cell: (s: 
   { key: 'agent', label: 'Agent', numeric: false, cell: (s) => s.agent },
   { key: 'project', label: 'Project', numeric: false, cell: (s) => s.project },
   { key: 'firstAt', label: 'Start', numeric: false, cell: (s) => dateTime(s.firstAt) },
+  { key: 'lastAt', label: 'Last activity', numeric: false, cell: (s) => dateTime(s.lastAt) },
   { key: 'duration', label: 'Duration', numeric: true, cell: (s) => duration(durationMs(s)) },
   { key: 'requests', label: 'Requests', numeric: true, cell: (s) => String(s.requests) },
   { key: 'inputTokens', label: 'In', numeric: true, cell: (s) => tokens(s.inputTokens) },
@@ -74,7 +75,7 @@ const COLUMNS: Array<{ key: SortKey; label: string; numeric: boolean; cell: (s: 
   { key: 'cacheReadTokens', label: 'Cache read', numeric: true, cell: (s) => tokens(s.cacheReadTokens) },
   { key: 'cacheCreationTokens', label: 'Cache write', numeric: true, cell: (s) => tokens(s.cacheCreationTokens) },
   { key: 'costUsd', label: 'Cost', numeric: true, cell: (s) => cost(s) },
-  { key: 'lastAt', label: 'Burn rate', numeric: true, cell: (s) => (burnRate(s) === null ? '–' : `${usd(burnRate(s))}/h`) },
+  { key: 'burnRate', label: 'Burn rate', numeric: true, cell: (s) => (burnRate(s) === null ? '–' : `${usd(burnRate(s))}/h`) },
 ];
 
 function sortValue(s: SessionSummary, key: SortKey): number | string {
@@ -91,6 +92,8 @@ function sortValue(s: SessionSummary, key: SortKey): number | string {
       return durationMs(s);
     case 'costUsd':
       return s.costUsd ?? -1;
+    case 'burnRate':
+      return burnRate(s) ?? -1;
     default:
       return s[key];
   }

@@ -13,7 +13,7 @@ export type HostMessage = { type: 'snapshot'; period: Period; report: Report; me
 /** Webview -> host. `ready` is the handshake: the host answers with the latest snapshot. */
 export type WebviewMessage = { type: 'ready'; period: Period } | { type: 'setPeriod'; period: Period } | { type: 'refresh' } | { type: 'setBudget' };
 
-export type SortKey = 'lastAt' | 'firstAt' | 'agent' | 'project' | 'costUsd' | 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheCreationTokens' | 'requests' | 'duration';
+export type SortKey = 'lastAt' | 'burnRate' | 'firstAt' | 'agent' | 'project' | 'costUsd' | 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheCreationTokens' | 'requests' | 'duration';
 
 /** What the webview keeps through getState/setState (and a window reload, via the serializer). */
 export interface BreakdownState {
