@@ -8,6 +8,8 @@ import '@vscode-elements/elements/dist/vscode-divider/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
 import type { BudgetState } from '../src/core/budget';
 import type { GroupSummary, SessionSummary, Totals } from '../src/core/report';
 import { DEFAULT_STATE, PERIODS, type BreakdownState, type HostMessage, type Period, type SortKey, type WebviewMessage } from '../src/shared/protocol';
@@ -276,27 +278,75 @@ function groupTable(title: string, rows: GroupSummary[], keyLabel: string): HTML
   );
 }
 
+let chart: uPlot | null = null;
+
+/** A theme colour from VS Code's variables (the chart draws on a canvas, which cannot use var()). */
+function themeColor(name: string, fallback: string): string {
+  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+}
+
+/** Local `YYYY-MM-DD` or `YYYY-MM-DDTHH:00` labels to seconds since the epoch, for uPlot's time axis. */
+function labelSeconds(label: string): number {
+  const [date, time] = label.split('T');
+  const [y, m, d] = date.split('-').map(Number);
+  return new Date(y, m - 1, d, time ? Number(time.slice(0, 2)) : 0).getTime() / 1000;
+}
+
+/** Cost over time: per hour for today, per day otherwise (uPlot, bars). */
+/** The x range of the chart: the whole period (so one day of spend is one bar of a month), or the data's extent. */
+function chartRange(period: Period, xs: number[]): [number, number] {
+  const now = new Date();
+  const seconds = (d: Date) => d.getTime() / 1000;
+  const pad = period === 'today' ? 1800 : 43200;
+  if (period === 'today') return [seconds(new Date(now.getFullYear(), now.getMonth(), now.getDate())) - pad, seconds(new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1)) - pad];
+  if (period === 'month') return [seconds(new Date(now.getFullYear(), now.getMonth(), 1)) - pad, seconds(new Date(now.getFullYear(), now.getMonth() + 1, 1)) - pad];
+  if (period === 'week') return [Math.min(...xs) - pad, Math.max(Math.min(...xs) + 6 * 86400, Math.max(...xs)) + pad];
+  return [Math.min(...xs) - pad, Math.max(...xs) + pad];
+}
+
+function renderChart(container: HTMLElement, rows: GroupSummary[], period: Period): void {
+  const hourly = period === 'today';
+  chart?.destroy();
+  chart = null;
+  if (rows.length === 0) {
+    container.replaceChildren(el('p', { class: 'muted' }, 'No spend in this period.'));
+    return;
+  }
+  container.replaceChildren();
+  const xs = rows.map((r) => labelSeconds(r.key));
+  const ys = rows.map((r) => r.costUsd ?? 0);
+  const bar = themeColor('--vscode-charts-blue', '#3794ff');
+  const axis = { stroke: themeColor('--vscode-descriptionForeground', '#888'), grid: { stroke: themeColor('--vscode-panel-border', '#8884'), width: 1 }, ticks: { show: false } };
+  chart = new uPlot(
+    {
+      width: Math.max(320, Math.min(900, container.clientWidth || 700)),
+      height: 180,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true, range: chartRange(period, xs) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      axes: [axis, { ...axis, values: (_u, ticks) => ticks.map((v) => usd(v)) }],
+      series: [{}, { label: 'Cost', stroke: bar, fill: bar, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } }],
+    },
+    [xs, ys],
+    container,
+  );
+  container.setAttribute('aria-label', `Cost per ${hourly ? 'hour' : 'day'}: ${rows.map((r) => `${r.key} ${cost(r)}`).join(', ')}`);
+}
+
 function renderGroups(message: HostMessage): void {
   if (!message.groups) {
     frame.groups.replaceChildren();
     return;
   }
-  const maxDay = Math.max(0, ...message.groups.byDay.map((d) => d.costUsd ?? 0));
-  const chart = el(
-    'div',
-    { class: 'chart', role: 'img', 'aria-label': 'Cost per day' },
-    ...message.groups.byDay.map((d) => {
-      const bar = el('div', { class: 'bar', title: `${d.key}: ${cost(d)}` });
-      bar.style.height = `${maxDay > 0 ? Math.max(2, Math.round(((d.costUsd ?? 0) / maxDay) * 100)) : 2}%`;
-      return bar;
-    }),
-  );
+  const hourly = message.period === 'today';
+  const chartBox = el('div', { class: 'chart', role: 'img' });
   frame.groups.replaceChildren(
     el('h2', {}, 'Breakdown'),
-    el('div', { class: 'group' }, el('h3', {}, 'Cost per day'), chart),
+    el('div', { class: 'group' }, el('h3', {}, hourly ? 'Cost per hour' : 'Cost per day'), chartBox),
     groupTable('By model', message.groups.byModel, 'Model'),
     groupTable('By project', message.groups.byProject, 'Project'),
   );
+  renderChart(chartBox, hourly ? message.groups.byHour : message.groups.byDay, message.period);
 }
 
 function render(): void {

@@ -4,14 +4,14 @@ import { LocalCalendar } from '../core/localTime';
 import { GROUP_BYS, type GroupBy } from '../core/report';
 
 export const USAGE = `Usage:
-  agent-spend report [--json] [--by session|day|model|project|agent]
+  agent-spend report [--json] [--by session|hour|day|model|project|agent]
                      [--since YYYY-MM-DD] [--until YYYY-MM-DD]
                      [--state-dir DIR | --no-state] [--prices FILE]
   agent-spend watch  [--json] [--since ...] [--until ...] [--state-dir DIR | --no-state] [--prices FILE]
   agent-spend --help | --version
 
 Reads Claude Code's logs (CLAUDE_CONFIG_DIR, else $XDG_CONFIG_HOME/claude and ~/.claude) and reports
-tokens and cost per session (or per day, model, project, agent). Dates are local calendar days, inclusive.
+tokens and cost per session (or per hour, day, model, project, agent). Dates are local calendar days, inclusive.
 
   --json          one JSON object (report), or one per line on every change (watch)
   --state-dir DIR where the ledger persists (default: $AGENT_SPEND_HOME, else the XDG state dir)

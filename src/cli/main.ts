@@ -6,6 +6,7 @@ import { Engine, type ScanProgress } from '../core/engine';
 import { EngineClient } from '../core/engineClient';
 import { parsePriceOverrides, type PriceOverrides } from '../core/pricing/pricing';
 import type { Report } from '../core/report';
+import { claudeCodeProjectsDir, claudeCodeRoots } from '../core/sources/claudeCode';
 import { defaultCacheDir, defaultStateDir } from '../core/stateStore';
 import { formatReport } from './format';
 import { parseArgs, UsageError, USAGE, type CliOptions } from './args';
@@ -103,7 +104,10 @@ async function runReport(options: CliOptions): Promise<void> {
 function runWatch(options: CliOptions): void {
   const tty = process.stdout.isTTY && !options.json;
   let lastWarnings = '';
-  let reportedMissing = false;
+  const roots = claudeCodeRoots(process.env).map(claudeCodeProjectsDir);
+  if (!roots.some((root) => fs.existsSync(root))) {
+    process.stderr.write(`agent-spend: ${noLogsMessage(roots)}; waiting for them to appear\n`);
+  }
   const client = new EngineClient(
     {
       env: { ...process.env },
@@ -127,10 +131,6 @@ function runWatch(options: CliOptions): void {
         lastWarnings = warnings;
       },
       onLog(message) {
-        if (!reportedMissing && message.startsWith('scanned 0/0')) {
-          reportedMissing = true;
-          process.stderr.write(`agent-spend: ${noLogsMessage(new Engine({ env: process.env, stateDir: null }).watchRoots())}; waiting for them to appear\n`);
-        }
         if (process.env.AGENT_SPEND_DEBUG) process.stderr.write(`${message}\n`);
       },
       onError(message) {

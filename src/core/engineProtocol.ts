@@ -30,6 +30,7 @@ export interface SnapshotGroups {
   byModel: GroupSummary[];
   byProject: GroupSummary[];
   byDay: GroupSummary[];
+  byHour: GroupSummary[];
 }
 
 export type ToWorker =

@@ -46,6 +46,7 @@ function publish(scan?: ScanResult, force = false): void {
             byModel: engine.report({ ...query, by: 'model' }).groups?.rows ?? [],
             byProject: engine.report({ ...query, by: 'project' }).groups?.rows ?? [],
             byDay: engine.report({ ...query, by: 'day' }).groups?.rows ?? [],
+            byHour: engine.report({ ...query, by: 'hour' }).groups?.rows ?? [],
           },
         }
       : {}),

@@ -46,6 +46,16 @@ export class LocalCalendar {
     return Math.floor((timestamp + this.offsetAt(timestamp)) / DAY_MS);
   }
 
+  /** Hours since 1970-01-01T00:00 in local time. */
+  hourNumber(timestamp: number): number {
+    return Math.floor((timestamp + this.offsetAt(timestamp)) / 3_600_000);
+  }
+
+  /** `YYYY-MM-DDTHH:00` for a local hour number. */
+  static hourLabel(hourNumber: number): string {
+    return `${new Date(hourNumber * 3_600_000).toISOString().slice(0, 13)}:00`;
+  }
+
   /** `YYYY-MM-DD` for a local day number. */
   static dayLabel(dayNumber: number): string {
     return new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);

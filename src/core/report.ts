@@ -6,8 +6,8 @@ import { LocalCalendar, localTimeZoneName } from './localTime';
 
 export const REPORT_SCHEMA = 'agent-spend/report@1';
 
-export type GroupBy = 'session' | 'day' | 'model' | 'project' | 'agent';
-export const GROUP_BYS: GroupBy[] = ['session', 'day', 'model', 'project', 'agent'];
+export type GroupBy = 'session' | 'hour' | 'day' | 'model' | 'project' | 'agent';
+export const GROUP_BYS: GroupBy[] = ['session', 'hour', 'day', 'model', 'project', 'agent'];
 
 export interface Totals {
   inputTokens: number;
@@ -169,7 +169,9 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
   const collidingSessions = new Map<string, number>();
 
   const groupByDay = by === 'day';
-  const groupSlots = new SlotIndex(groupByDay ? calendar.dayNumber(Date.now()) - 4000 : 0, groupByDay ? 8000 : strings.length);
+  const groupByHour = by === 'hour';
+  // Days fit a dense index around today; hours go to the sparse map; the rest are string ids.
+  const groupSlots = new SlotIndex(groupByDay ? calendar.dayNumber(Date.now()) - 4000 : 0, groupByDay ? 8000 : groupByHour ? 0 : strings.length);
   const groups = new Sums(64);
   const groupKeys: number[] = [];
 
@@ -210,7 +212,15 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
     if (timestamp > sessionLast[slot]) sessionLast[slot] = timestamp;
 
     if (by !== 'session') {
-      const key = groupByDay ? day : by === 'model' ? model : by === 'project' ? c.project[row] : agent;
+      const key = groupByDay
+        ? day
+        : groupByHour
+          ? calendar.hourNumber(timestamp)
+          : by === 'model'
+            ? model
+            : by === 'project'
+              ? c.project[row]
+              : agent;
       let group = groupSlots.get(key);
       if (group < 0) {
         groupSlots.set(key, (group = groups.slot()));
@@ -255,10 +265,10 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
   };
   if (by !== 'session') {
     const rows = groupKeys.map((key, slot) => ({
-      key: groupByDay ? LocalCalendar.dayLabel(key) : strings[key],
+      key: groupByDay ? LocalCalendar.dayLabel(key) : groupByHour ? LocalCalendar.hourLabel(key) : strings[key],
       ...groups.totals(slot),
     }));
-    rows.sort((a, b) => (groupByDay ? a.key.localeCompare(b.key) : (b.costUsd ?? 0) - (a.costUsd ?? 0)));
+    rows.sort((a, b) => (groupByDay || groupByHour ? a.key.localeCompare(b.key) : (b.costUsd ?? 0) - (a.costUsd ?? 0)));
     report.groups = { by, rows };
   }
   return report;

@@ -99,6 +99,7 @@ export class BreakdownPanel extends Disposable implements vscode.WebviewPanelSer
     const nonce = randomBytes(16).toString('base64');
     const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.js'));
     const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'breakdown.css'));
+    const chartStyle = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.css'));
     const csp = [
       "default-src 'none'",
       `img-src ${webview.cspSource} data:`,
@@ -112,6 +113,7 @@ export class BreakdownPanel extends Disposable implements vscode.WebviewPanelSer
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${chartStyle}">
 <link rel="stylesheet" href="${style}">
 <title>Agent Spend: Token Breakdown</title>
 </head>

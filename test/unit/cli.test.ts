@@ -41,7 +41,7 @@ describe('agent-spend CLI', () => {
 
   it('--by day|model|project|agent groups the totals', () => {
     const env = isolatedEnv(path.join(FIXTURES, 'subagent'));
-    for (const by of ['day', 'model', 'project', 'agent']) {
+    for (const by of ['hour', 'day', 'model', 'project', 'agent']) {
       const run = cli(['report', '--json', '--no-state', '--by', by], env);
       assert.equal(run.status, 0, run.stderr);
       const report = JSON.parse(run.stdout);
@@ -72,6 +72,8 @@ describe('agent-spend CLI', () => {
     assert.equal(outputOf('UTC', '--until', '2026-07-02'), 11);
     const days = JSON.parse(cli(['report', '--json', '--no-state', '--by', 'day'], isolatedEnv(configDir, { TZ: 'Asia/Tokyo' })).stdout);
     assert.deepEqual(days.groups.rows.map((r: { key: string }) => r.key), ['2026-07-01', '2026-07-02', '2026-07-03']);
+    const hours = JSON.parse(cli(['report', '--json', '--no-state', '--by', 'hour'], isolatedEnv(configDir, { TZ: 'Asia/Tokyo' })).stdout);
+    assert.deepEqual(hours.groups.rows.map((r: { key: string }) => r.key), ['2026-07-01T19:00', '2026-07-02T08:00', '2026-07-03T19:00']);
   });
 
   for (const args of [['--bogus'], ['report', '--since', '2026-13-01'], ['report', '--since', 'yesterday'], ['report', '--by', 'week'], ['frobnicate'], ['report', '--state-dir'], ['report', '--since', '2026-07-02', '--until', '2026-07-01'], ['report', '--no-state', '--state-dir', '/tmp/x']]) {
