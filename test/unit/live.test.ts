@@ -88,3 +88,37 @@ describe('live updates', () => {
     assert.equal(child.exitCode, 0, 'watch saves and exits cleanly on SIGTERM');
   });
 });
+
+describe('two windows', () => {
+  it('two engines on one state folder (two VS Code windows) show the same totals and leave a sound state', async () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'w0', output: 1 })}\n`);
+    const stateDir = tempDir();
+    const latest: Report[][] = [[], []];
+    const notify = [() => {}, () => {}];
+    const clients = [0, 1].map(
+      (i) =>
+        new EngineClient(
+          { env: isolatedEnv(configDir), stateDir, watch: true, debounceMs: 20 },
+          { onSnapshot: ({ report }) => (latest[i].push(report), notify[i]()), onError: (e) => assert.fail(e) },
+          path.join(REPO, 'dist', 'engineWorker.js'),
+        ),
+    );
+    try {
+      for (let n = 1; n <= 5; n++) {
+        fs.appendFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: `w${n}`, output: 10 ** n })}\n`);
+      }
+      const expected = 1 + 10 + 100 + 1000 + 10000 + 100000;
+      await Promise.all([0, 1].map((i) => waitFor(latest[i], (f) => (notify[i] = f), (r) => r.totals.outputTokens === expected)));
+    } finally {
+      await Promise.all(clients.map((c) => c.stop()));
+    }
+    // Both saved on stop; whichever wrote last merged the other's records: the state reads back whole.
+    const { Engine } = await import('../../src/core/engine');
+    const engine = new Engine({ env: isolatedEnv(tempDir()), stateDir });
+    engine.open();
+    assert.deepEqual(engine.warnings(), []);
+    assert.equal(engine.report().totals.requests, 6);
+    assert.equal(fs.readdirSync(stateDir).filter((f) => f.endsWith('.tmp') || f.endsWith('.lock')).length, 0);
+  });
+});
