@@ -365,5 +365,8 @@ window.addEventListener('message', (event: MessageEvent<HostMessage>) => {
   if (first) window.scrollTo(0, state.scrollY);
 });
 
+// VS Code swaps the body's theme class when the user changes theme: the chart's canvas colours follow.
+new MutationObserver(() => render()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
 buildFrame();
 vscode.postMessage({ type: 'ready', period: state.period });

@@ -20,4 +20,5 @@ PID=$(CLAUDE_CONFIG_DIR="$STATE/claude" "$HERE/vscode-server.sh" start "$STATE" 
 echo "[ui-tests] VS Code server on port $PORT (pid $PID)"
 cleanup() { "$HERE/vscode-server.sh" stop "$PID"; rm -rf "$STATE"; }
 trap cleanup EXIT
-"$NODE24/bin/node" "$HERE/uiTests.js" "http://127.0.0.1:$PORT" "$STATE/workspace" "$TRANSCRIPT" "$SHOTS"
+"$NODE24/bin/node" "$HERE/uiTests.js" "http://127.0.0.1:$PORT" "$STATE/workspace" "$TRANSCRIPT" "$SHOTS" \
+  "$STATE/server/data/User/settings.json"

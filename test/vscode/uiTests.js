@@ -1,4 +1,4 @@
-// node uiTests.js BASE_URL WORKSPACE_DIR TRANSCRIPT SCREENSHOTS_DIR
+// node uiTests.js BASE_URL WORKSPACE_DIR TRANSCRIPT SCREENSHOTS_DIR USER_SETTINGS_JSON
 // Drives the real VS Code workbench in Debian's Chromium, with Agent Spend installed from its .vsix (the server
 // runs without the smoke-test driver, which would hide notifications). Prints "N passed, N failed".
 const assert = require('node:assert/strict');
@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { launch } = require('./browser');
 
-const [base, folder, transcript, shots] = process.argv.slice(2);
+const [base, folder, transcript, shots, userSettings] = process.argv.slice(2);
 fs.mkdirSync(shots, { recursive: true });
 const started = Date.now();
 const results = [];
@@ -78,6 +78,27 @@ function appendResponse() {
       assert.equal(await view.locator('img').count(), 0, 'no <img> element made from a log string');
       await page.screenshot({ path: path.join(shots, 'breakdown.png') });
     });
+    await step('the breakdown follows dark and high-contrast themes', async () => {
+      for (const [theme, kind] of [['Dark Modern', 'vs-dark'], ['Dark High Contrast', 'hc-black'], ['Light High Contrast', 'hc-light']]) {
+        await page.keyboard.press('F1');
+        const input = page.locator('.quick-input-widget input');
+        await input.fill('>Preferences: Color Theme');
+        // Click the command itself: the first row may be its marketplace cousin, which needs the network.
+        await page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
+        await input.fill(theme);
+        await page.locator('.quick-input-list .monaco-list-row', { hasText: new RegExp(`^${theme}`) }).first().click();
+        await page.waitForFunction((wanted) => document.querySelector('.monaco-workbench')?.classList.contains(wanted), kind, { timeout: 15000 });
+        await page.waitForTimeout(500);
+        // Text and background come from the theme's variables and must differ.
+        const colors = await view.locator('body').evaluate((body) => {
+          const style = getComputedStyle(body);
+          return { text: style.color, background: style.backgroundColor };
+        });
+        assert.notEqual(colors.text, colors.background, `${theme}: ${JSON.stringify(colors)}`);
+        await view.locator('#sessions-table tbody tr').first().waitFor();
+        await page.screenshot({ path: path.join(shots, `breakdown-${theme.toLowerCase().replace(/ /g, '-')}.png`) });
+      }
+    });
   } catch {
     await page.screenshot({ path: path.join(shots, 'failure.png') }).catch(() => {});
   } finally {
@@ -86,5 +107,5 @@ function appendResponse() {
   const passed = results.filter(Boolean).length;
   console.log(`[ui-tests] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`ui: ${passed} passed, ${results.length - passed} failed`);
-  process.exit(passed === 5 ? 0 : 1);
+  process.exit(passed === 6 ? 0 : 1);
 })();
