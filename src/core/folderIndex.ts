@@ -91,9 +91,11 @@ export class FolderIndex {
       this.listings.set(dir, listing);
       this.changed = true;
     }
-    for (const name of listing[1]) files.push(path.join(dir, name));
+    // Plain concatenation: `dir` is already normal and names have no separators (path.join normalises, slowly).
+    const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+    for (const name of listing[1]) files.push(prefix + name);
     if (depth < options.maxDepth) {
-      for (const name of listing[2]) this.walkFolder(path.join(dir, name), depth + 1, options, files, unreadable, seen);
+      for (const name of listing[2]) this.walkFolder(prefix + name, depth + 1, options, files, unreadable, seen);
     }
   }
 

@@ -105,14 +105,15 @@ export class Ledger {
   columns: LedgerColumns;
   size: number;
   private keys: string[] | null;
-  private keysBlob: string | null;
+  /** The keys as stored (newline-separated UTF-8), decoded only when a key is first needed. */
+  private keysBlob: Buffer | null;
   private keyIndex: Map<string, number> | null = null;
   /** Bumped on every change, so that consumers can tell whether a snapshot is stale. */
   revision = 0;
 
   constructor(
     readonly prices: PriceBook,
-    init?: { strings: string[]; columns: LedgerColumns; size: number; keysBlob: string },
+    init?: { strings: string[]; columns: LedgerColumns; size: number; keysBlob: Buffer },
   ) {
     this.strings = new StringTable(init?.strings ?? []);
     this.columns = init?.columns ?? allocateColumns(1024);
@@ -121,10 +122,10 @@ export class Ledger {
     this.keys = init ? null : [];
   }
 
-  /** Keys joined by newlines, for persistence. */
-  serializeKeys(): string {
-    if (this.keys === null) return this.keysBlob ?? '';
-    return this.keys.join('\n');
+  /** Keys joined by newlines, UTF-8, for persistence (the stored bytes again when they were never decoded). */
+  serializeKeys(): Buffer {
+    if (this.keys === null) return this.keysBlob ?? Buffer.alloc(0);
+    return Buffer.from(this.keys.join('\n'), 'utf8');
   }
 
   key(row: number): string {
@@ -133,7 +134,7 @@ export class Ledger {
 
   private allKeys(): string[] {
     if (this.keys === null) {
-      this.keys = this.size === 0 ? [] : (this.keysBlob ?? '').split('\n');
+      this.keys = this.size === 0 || !this.keysBlob ? [] : this.keysBlob.toString('utf8').split('\n');
       this.keysBlob = null;
     }
     return this.keys;

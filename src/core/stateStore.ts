@@ -96,7 +96,7 @@ function align8(n: number): number {
 
 /** The state file's bytes, as the parts to write one after the other (no copy into one buffer). */
 export function encodeState(ledger: Ledger, reading: ReadingState, generation: string): Buffer[] {
-  const keys = Buffer.from(ledger.serializeKeys(), 'utf8');
+  const keys = ledger.serializeKeys();
   const header: Header = {
     format: FORMAT_VERSION,
     size: ledger.size,
@@ -154,7 +154,8 @@ export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
     throw new Error(`written by a different version of Agent Spend (state format ${header.format}, this one reads ${FORMAT_VERSION})`);
   }
   offset += headerLength;
-  const keysBlob = data.toString('utf8', offset, offset + header.keysBytes);
+  // A copy, so that the file's other bytes are not kept alive until the keys are first needed.
+  const keysBlob = Buffer.from(data.subarray(offset, offset + header.keysBytes));
   offset += header.keysBytes;
   const capacity = Math.max(1024, header.size + (header.size >> 2));
   const columns: LedgerColumns = allocateColumns(capacity);
