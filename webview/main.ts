@@ -11,7 +11,8 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { BudgetState } from '../src/core/budget';
-import type { GroupSummary, SessionSummary, Totals } from '../src/core/report';
+import type { GroupSummary, SessionSummary } from '../src/core/report';
+import { costText, tokens, usd } from '../src/shared/format';
 import { DEFAULT_STATE, PERIODS, type BreakdownState, type HostMessage, type Period, type SortKey, type WebviewMessage } from '../src/shared/protocol';
 
 interface VsCodeApi {
@@ -46,10 +47,6 @@ function custom(tag: string, attrs: Record<string, string> = {}, ...children: Ar
   return node;
 }
 
-const usd = (value: number | null): string => (value === null ? '?' : value >= 100 ? `$${value.toFixed(0)}` : `$${value.toFixed(2)}`);
-const tokens = (value: number): string =>
-  value >= 1e9 ? `${(value / 1e9).toFixed(2)}B` : value >= 1e6 ? `${(value / 1e6).toFixed(2)}M` : value >= 1e3 ? `${(value / 1e3).toFixed(1)}k` : String(value);
-const cost = (t: Pick<Totals, 'costUsd' | 'unpricedRequests'>): string => `${usd(t.costUsd)}${t.unpricedRequests > 0 && t.costUsd !== null ? '+?' : ''}`;
 const dateTime = (iso: string): string => {
   const d = new Date(iso);
   return `${d.toLocaleDateString()} ${d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
@@ -76,8 +73,8 @@ const COLUMNS: Array<{ key: SortKey; label: string; numeric: boolean; cell: (s: 
   { key: 'outputTokens', label: 'Out', numeric: true, cell: (s) => tokens(s.outputTokens) },
   { key: 'cacheReadTokens', label: 'Cache read', numeric: true, cell: (s) => tokens(s.cacheReadTokens) },
   { key: 'cacheCreationTokens', label: 'Cache write', numeric: true, cell: (s) => tokens(s.cacheCreationTokens) },
-  { key: 'costUsd', label: 'Cost', numeric: true, cell: (s) => cost(s) },
-  { key: 'burnRate', label: 'Burn rate', numeric: true, cell: (s) => (burnRate(s) === null ? '–' : `${usd(burnRate(s))}/h`) },
+  { key: 'costUsd', label: 'Cost', numeric: true, cell: (s) => costText(s) },
+  { key: 'burnRate', label: 'Burn rate', numeric: true, cell: (s) => (burnRate(s) === null ? '–' : `${usd(burnRate(s)!)}/h`) },
 ];
 
 function sortValue(s: SessionSummary, key: SortKey): number | string {
@@ -171,7 +168,7 @@ function renderTotals(message: HostMessage): void {
     el(
       'div',
       { class: 'cards' },
-      card('Cost', cost(t)),
+      card('Cost', costText(t)),
       card('Requests', String(t.requests)),
       card('Input', tokens(t.inputTokens)),
       card('Output', tokens(t.outputTokens)),
@@ -270,7 +267,7 @@ function groupTable(title: string, rows: GroupSummary[], keyLabel: string): HTML
             el('td', {}, r.key),
             el('td', { class: 'num' }, String(r.requests)),
             el('td', { class: 'num' }, tokens(r.inputTokens + r.outputTokens + r.cacheReadTokens + r.cacheCreationTokens)),
-            el('td', { class: 'num' }, cost(r)),
+            el('td', { class: 'num' }, costText(r)),
           ),
         ),
       ),
@@ -330,7 +327,7 @@ function renderChart(container: HTMLElement, rows: GroupSummary[], period: Perio
     [xs, ys],
     container,
   );
-  container.setAttribute('aria-label', `Cost per ${hourly ? 'hour' : 'day'}: ${rows.map((r) => `${r.key} ${cost(r)}`).join(', ')}`);
+  container.setAttribute('aria-label', `Cost per ${hourly ? 'hour' : 'day'}: ${rows.map((r) => `${r.key} ${costText(r)}`).join(', ')}`);
 }
 
 function renderGroups(message: HostMessage): void {

@@ -1,20 +1,7 @@
 // Human-readable tables for the terminal. Pure functions of a Report.
 
 import type { GroupSummary, Report, SessionSummary, Totals } from '../core/report';
-
-export function formatTokens(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
-  return String(n);
-}
-
-/** `$1.23`, `$1.23+?` when some requests could not be priced, `?` when none could. */
-export function formatCost(totals: Pick<Totals, 'costUsd' | 'unpricedRequests'>): string {
-  if (totals.costUsd === null) return '?';
-  const usd = totals.costUsd >= 100 ? totals.costUsd.toFixed(0) : totals.costUsd.toFixed(2);
-  return totals.unpricedRequests > 0 ? `$${usd}+?` : `$${usd}`;
-}
+import { costText, tokens } from '../shared/format';
 
 function localDateTime(iso: string): string {
   const d = new Date(iso);
@@ -45,11 +32,11 @@ const TOKEN_HEADERS = ['Requests', 'Input', 'Output', 'Cache write', 'Cache read
 function tokenCells(t: Totals): string[] {
   return [
     String(t.requests),
-    formatTokens(t.inputTokens),
-    formatTokens(t.outputTokens),
-    formatTokens(t.cacheCreationTokens),
-    formatTokens(t.cacheReadTokens),
-    formatCost(t),
+    tokens(t.inputTokens),
+    tokens(t.outputTokens),
+    tokens(t.cacheCreationTokens),
+    tokens(t.cacheReadTokens),
+    costText(t),
   ];
 }
 

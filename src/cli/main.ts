@@ -6,7 +6,7 @@ import { Engine, type ScanProgress } from '../core/engine';
 import { EngineClient } from '../core/engineClient';
 import { parsePriceOverrides, type PriceOverrides } from '../core/pricing/pricing';
 import type { Report } from '../core/report';
-import { claudeCodeProjectsDir, claudeCodeRoots } from '../core/sources/claudeCode';
+import { claudeCodeProjectsDirs } from '../core/sources/claudeCode';
 import { defaultCacheDir, defaultStateDir } from '../core/stateStore';
 import { formatReport } from './format';
 import { parseArgs, UsageError, USAGE, type CliOptions } from './args';
@@ -104,7 +104,7 @@ async function runReport(options: CliOptions): Promise<void> {
 function runWatch(options: CliOptions): void {
   const tty = process.stdout.isTTY && !options.json;
   let lastWarnings = '';
-  const roots = claudeCodeRoots(process.env).map(claudeCodeProjectsDir);
+  const roots = claudeCodeProjectsDirs(process.env);
   if (!roots.some((root) => fs.existsSync(root))) {
     process.stderr.write(`agent-spend: ${noLogsMessage(roots)}; waiting for them to appear\n`);
   }

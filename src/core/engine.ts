@@ -9,7 +9,7 @@ import { Ledger } from './ledger';
 import { PriceBook, type PriceOverrides } from './pricing/pricing';
 import { buildReport, type Report, type ReportQuery } from './report';
 import { readTranscript, type TranscriptRead } from './readTranscript';
-import { claudeCodeProjectsDir, claudeCodeRoots, isTranscriptPath, newReadCounts, type ReadCounts } from './sources/claudeCode';
+import { claudeCodeProjectsDirs, isTranscriptPath, newReadCounts, type ReadCounts } from './sources/claudeCode';
 import { StateStore } from './stateStore';
 import { isUnchanged, type FileCursor, type TailOptions } from './tail';
 import type { UsageEvent } from './usage';
@@ -105,7 +105,7 @@ export class Engine {
 
   /** The folders that hold (or will hold) the logs, for the watcher. */
   watchRoots(): string[] {
-    return claudeCodeRoots(this.options.env).map(claudeCodeProjectsDir);
+    return claudeCodeProjectsDirs(this.options.env);
   }
 
   /** Every transcript file below the roots. Unreadable folders are reported and skipped. */

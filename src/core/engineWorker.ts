@@ -124,7 +124,7 @@ function startWatching(): void {
     }, 5000);
   }
   rescanTimer ??= setInterval(fullRescan, options.rescanIntervalMs ?? 60_000);
-  if (options.meter) tick ??= setInterval(() => publish(undefined, true), options.tickMs ?? 30_000);
+  if (options.meter) startTick();
 }
 
 async function initialise(): Promise<void> {
@@ -144,6 +144,11 @@ async function initialise(): Promise<void> {
   } catch (error) {
     post({ type: 'error', message: (error as Error).stack ?? String(error) });
   }
+}
+
+/** Re-sends the snapshot now and then even without log changes: windows roll over, burn rates decay. */
+function startTick(): void {
+  tick ??= setInterval(() => publish(undefined, true), options.tickMs ?? 30_000);
 }
 
 async function stop(): Promise<void> {
@@ -169,7 +174,7 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'meter':
       options.meter = message.meter;
-      tick ??= setInterval(() => publish(undefined, true), options.tickMs ?? 30_000);
+      startTick();
       publish(undefined, true);
       break;
     case 'refresh':

@@ -6,7 +6,7 @@ import type { BudgetState } from '../core/budget';
 import type { Meter } from '../core/meter';
 import { dueAlerts, pruneNotified, settledKeys, type Alert } from './alerts';
 import { SECTION } from './config';
-import { tokens, usd } from './format';
+import { tokens, usd } from '../shared/format';
 
 const NOTIFIED = 'agentSpend.notifiedThresholds';
 const SNOOZED = 'agentSpend.snoozedBudgets';

@@ -3,21 +3,9 @@
 import type { BudgetState } from '../core/budget';
 import { mostPressing } from '../core/budget';
 import type { Meter, WindowSpend } from '../core/meter';
+import { tokens, usd } from '../shared/format';
 
 export type MeterUnit = 'usd' | 'tokens';
-
-export function usd(value: number): string {
-  if (value >= 1000) return `$${Math.round(value).toLocaleString('en-US')}`;
-  if (value >= 100) return `$${value.toFixed(0)}`;
-  return `$${value.toFixed(2)}`;
-}
-
-export function tokens(value: number): string {
-  if (value >= 1e9) return `${(value / 1e9).toFixed(1)}B`;
-  if (value >= 1e6) return `${(value / 1e6).toFixed(1)}M`;
-  if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
-  return String(Math.round(value));
-}
 
 function amount(state: Pick<BudgetState, 'unit'>, value: number): string {
   return state.unit === 'usd' ? usd(value) : `${tokens(value)} tok`;

@@ -18,9 +18,9 @@ export function claudeCodeRoots(env: NodeJS.ProcessEnv): string[] {
   return [path.join(xdgConfig, 'claude'), path.join(home, '.claude')];
 }
 
-/** Where transcripts live below a root. */
-export function claudeCodeProjectsDir(root: string): string {
-  return path.join(root, 'projects');
+/** Where transcripts live: the `projects` folder of each root. */
+export function claudeCodeProjectsDirs(env: NodeJS.ProcessEnv): string[] {
+  return claudeCodeRoots(env).map((root) => path.join(root, 'projects'));
 }
 
 /** A transcript file's session: subagent files belong to the session whose folder holds them. */
