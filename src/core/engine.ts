@@ -4,15 +4,22 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FolderIndex, type WalkOptions } from './folderIndex';
+import { FolderIndex } from './folderIndex';
 import { Ledger } from './ledger';
 import { PriceBook, type PriceOverrides } from './pricing/pricing';
 import { buildReport, type Report, type ReportQuery } from './report';
-import { readTranscript, type TranscriptRead } from './readTranscript';
-import { claudeCodeProjectsDirs, isTranscriptPath, newReadCounts, type ReadCounts } from './sources/claudeCode';
+import { CLAUDE_CODE } from './sources/claudeCode';
+import { ALL_SOURCES } from './sources/registry';
+import { newReadCounts, type ReadContext, type ReadCounts, type Source, type SourceRead } from './sources/source';
 import { StateStore } from './stateStore';
 import { isUnchanged, type FileCursor, type TailOptions } from './tail';
 import type { UsageEvent } from './usage';
+
+/** Per agent: whether to read it at all, and folders to read beyond its defaults. */
+export interface AgentSettings {
+  enabled?: boolean;
+  folders?: string[];
+}
 
 export interface EngineOptions {
   env: NodeJS.ProcessEnv;
@@ -24,12 +31,18 @@ export interface EngineOptions {
   tail?: TailOptions;
   /** Receives one line per notable event (what was scanned, skipped and why). */
   log?: (message: string) => void;
+  /** The agents' adapters (default: every agent Agent Spend knows). */
+  sources?: readonly Source[];
+  /** Per agent id: enabled or not, extra folders. Agents not named are enabled with their default folders. */
+  agents?: Record<string, AgentSettings>;
+  /** Folders the user works in, for agents that log inside projects (Aider, Crush). */
+  workspaceFolders?: string[];
 }
 
 interface ScanPlan {
   started: number;
   result: ScanResult;
-  pending: Array<{ file: string; bytes: number }>;
+  pending: Array<{ file: string; source: Source; bytes: number }>;
   progress: ScanProgress;
 }
 
@@ -52,13 +65,6 @@ export interface ScanResult extends ReadCounts {
   durationMs: number;
 }
 
-/** Transcripts below a projects folder: tool-results and memory hold no usage. */
-const WALK: WalkOptions = {
-  maxDepth: 8,
-  skipFolders: new Set(['tool-results', 'memory']),
-  isWanted: (name) => name.endsWith('.jsonl'),
-};
-
 export class Engine {
   readonly prices: PriceBook;
   ledger: Ledger;
@@ -71,12 +77,33 @@ export class Engine {
   private readonly persistentWarnings = new Map<string, string>();
   private savedRevision = -1;
   private cursorsDirty = false;
+  /** The enabled sources, each with its roots (resolved once: they depend on env and settings only). */
+  private readonly sources: Array<{ source: Source; roots: string[] }>;
+  /** Which source a discovered file belongs to. */
+  private readonly owners = new Map<string, Source>();
 
   constructor(private readonly options: EngineOptions) {
     this.prices = new PriceBook(options.priceOverrides, options.cacheDir ? path.join(options.cacheDir, 'rate-cards.json') : undefined);
     this.ledger = new Ledger(this.prices);
     this.store = options.stateDir ? new StateStore(options.stateDir) : null;
     this.log = options.log ?? (() => undefined);
+    this.sources = (options.sources ?? ALL_SOURCES)
+      .filter((source) => options.agents?.[source.agent]?.enabled !== false)
+      .map((source) => ({
+        source,
+        roots: unique(
+          source.roots({
+            env: options.env,
+            extraDirs: options.agents?.[source.agent]?.folders?.map((dir) => path.resolve(dir)),
+            workspaceFolders: options.workspaceFolders,
+          }),
+        ),
+      }));
+  }
+
+  /** The agents being read, with where each looks. */
+  agents(): Array<{ agent: string; label: string; roots: string[] }> {
+    return this.sources.map(({ source, roots }) => ({ agent: source.agent, label: source.label, roots }));
   }
 
   /** Loads the persisted ledger. A damaged state file is set aside and rebuilt from the logs, with a warning. */
@@ -105,27 +132,52 @@ export class Engine {
 
   /** The folders that hold (or will hold) the logs, for the watcher. */
   watchRoots(): string[] {
-    return claudeCodeProjectsDirs(this.options.env);
+    return unique(this.sources.flatMap(({ roots }) => roots));
   }
 
-  /** Every transcript file below the roots. Unreadable folders are reported and skipped. */
+  /** Every log file of every enabled agent. Unreadable folders are reported and skipped. */
   discover(unreadable: Array<{ path: string; error: string }> = []): string[] {
     const files: string[] = [];
-    const seen = new Set<string>();
     const visited = new Set<string>();
-    for (const dir of this.watchRoots()) {
-      let real: string;
-      try {
-        real = fs.realpathSync(dir);
-      } catch {
-        continue; // not there: that agent has not run on this machine
+    for (const { source, roots } of this.sources) {
+      const seen = new Set<string>();
+      for (const dir of roots) {
+        let real: string;
+        try {
+          real = fs.realpathSync(dir);
+        } catch {
+          continue; // not there: that agent has not run on this machine
+        }
+        if (seen.has(real)) continue;
+        seen.add(real);
+        const from = files.length;
+        // Claude Code's listings keep their historical, unprefixed keys in the state file.
+        this.folders.walk(dir, source.walk, files, unreadable, visited, source.agent === CLAUDE_CODE ? '' : source.agent);
+        for (let i = from; i < files.length; i++) this.owners.set(files[i], source);
       }
-      if (seen.has(real)) continue;
-      seen.add(real);
-      this.folders.walk(dir, WALK, files, unreadable, visited);
     }
     this.folders.retainOnly(visited);
     return files;
+  }
+
+  /**
+   * The file to read for a path the watcher reported, with its source; undefined when no enabled agent wants it.
+   * The deepest root that holds the path decides (one agent's folder may sit inside another's).
+   */
+  route(changedPath: string): { file: string; source: Source } | undefined {
+    let best: { file: string; source: Source } | undefined;
+    let bestLength = -1;
+    for (const { source, roots } of this.sources) {
+      for (const root of roots) {
+        if (root.length <= bestLength) continue;
+        if (changedPath !== root && !changedPath.startsWith(root.endsWith(path.sep) ? root : root + path.sep)) continue;
+        const file = source.fileFor(changedPath);
+        if (file === undefined) continue;
+        best = { file, source };
+        bestLength = root.length;
+      }
+    }
+    return best;
   }
 
   /** Which roots exist; when none does, the caller says where it looked. */
@@ -139,14 +191,32 @@ export class Engine {
   scan(paths?: string[], onProgress?: (progress: ScanProgress) => void): ScanResult {
     const started = Date.now();
     const unreadable: ScanResult['unreadable'] = [];
-    const plan = this.plan(started, paths ?? this.discover(unreadable), unreadable, !paths);
+    let files: string[];
+    if (paths) {
+      files = [];
+      for (const changed of paths) {
+        const routed = this.route(changed);
+        if (!routed || files.includes(routed.file)) continue;
+        this.owners.set(routed.file, routed.source);
+        files.push(routed.file);
+      }
+    } else {
+      files = this.discover(unreadable);
+    }
+    const plan = this.plan(started, files, unreadable, !paths);
     this.readHere(plan, plan.pending, onProgress);
     return this.finish(plan);
   }
 
   private readHere(plan: ScanPlan, files: ScanPlan['pending'], onProgress?: (progress: ScanProgress) => void): void {
-    for (const { file } of files) {
-      this.applyRead(plan, readTranscript(file, this.cursors.get(file), (event) => this.ingest(plan.result, event), plan.result, this.options.tail));
+    const context: ReadContext = {
+      emit: (event) => this.ingest(plan.result, event),
+      counts: plan.result,
+      tail: this.options.tail,
+      log: this.log,
+    };
+    for (const { file, source } of files) {
+      this.applyRead(plan, source.read(file, this.cursors.get(file), context));
       plan.progress.filesDone++;
       plan.progress.bytesDone = plan.result.bytesRead;
       onProgress?.(plan.progress);
@@ -176,11 +246,12 @@ export class Engine {
     const pending: ScanPlan['pending'] = [];
     let bytesTotal = 0;
     for (const file of files) {
-      if (!isTranscriptPath(file)) continue;
+      const source = this.owners.get(file);
+      if (!source) continue;
       const cursor = this.cursors.get(file);
       if (!cursor && discovered) {
         // Never read and known to be a file: there is nothing to compare, and opening it will tell its size.
-        pending.push({ file, bytes: 0 });
+        pending.push({ file, source, bytes: 0 });
         continue;
       }
       let stat: fs.Stats;
@@ -191,15 +262,16 @@ export class Engine {
         if (code !== 'ENOENT') result.unreadable.push({ path: file, error: (error as Error).message });
         continue;
       }
-      if (!stat.isFile() || isUnchanged(cursor, stat)) continue;
+      if (!stat.isFile()) continue;
+      if (cursor && (source.isUnchanged ? source.isUnchanged(file, cursor, stat) : isUnchanged(cursor, stat))) continue;
       const bytes = Math.max(0, stat.size - (cursor?.offset ?? 0));
-      pending.push({ file, bytes });
+      pending.push({ file, source, bytes });
       bytesTotal += bytes;
     }
     return { started, result, pending, progress: { filesDone: 0, filesTotal: pending.length, bytesDone: 0, bytesTotal } };
   }
 
-  private applyRead(plan: ScanPlan, read: TranscriptRead): void {
+  private applyRead(plan: ScanPlan, read: SourceRead): void {
     if (!read.cursor) {
       // A file deleted since it was listed is simply gone (Claude Code's cleanup), not unreadable.
       if (read.errorCode !== 'ENOENT') plan.result.unreadable.push({ path: read.file, error: read.error ?? 'unreadable' });
@@ -258,4 +330,8 @@ export class Engine {
     this.cursorsDirty = false;
     this.folders.changed = false;
   }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
 }

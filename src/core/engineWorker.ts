@@ -84,7 +84,7 @@ function flush(): void {
 }
 
 function onFileEvent(file: string): void {
-  if (!file.endsWith('.jsonl')) return;
+  if (!engine?.route(file)) return; // not a log file of an enabled agent
   pending.add(file);
   if (!debounceTimer) debounceTimer = setTimeout(flush, options.debounceMs ?? 40);
 }

@@ -32,10 +32,18 @@ export class FolderIndex {
 
   /**
    * Appends the wanted files below `root` to `files`; unreadable folders go to `unreadable`. Every folder visited
-   * is added to `visited`, for retainOnly().
+   * is added to `visited`, for retainOnly(). Listings are filtered by `options`, so each source walks in its own
+   * `namespace` (two agents may share a folder, a project folder for instance).
    */
-  walk(root: string, options: WalkOptions, files: string[], unreadable: Array<{ path: string; error: string }>, visited: Set<string>): void {
-    this.walkFolder(root, 0, options, files, unreadable, visited);
+  walk(
+    root: string,
+    options: WalkOptions,
+    files: string[],
+    unreadable: Array<{ path: string; error: string }>,
+    visited: Set<string>,
+    namespace = '',
+  ): void {
+    this.walkFolder(root, 0, options, files, unreadable, visited, namespace ? `${namespace}\u0000` : '');
   }
 
   /** Drops the listings of folders that no walk reached (deleted, or no longer below a root). */
@@ -55,14 +63,16 @@ export class FolderIndex {
     files: string[],
     unreadable: Array<{ path: string; error: string }>,
     seen: Set<string>,
+    prefixKey: string,
   ): void {
-    seen.add(dir);
-    let listing = this.listings.get(dir);
+    const key = prefixKey ? prefixKey + dir : dir;
+    seen.add(key);
+    let listing = this.listings.get(key);
     let mtimeMs: number;
     try {
       mtimeMs = fs.statSync(dir).mtimeMs;
     } catch (error) {
-      this.forget(dir);
+      this.forget(key);
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT') unreadable.push({ path: dir, error: (error as Error).message });
       return;
@@ -72,7 +82,7 @@ export class FolderIndex {
       try {
         entries = fs.readdirSync(dir, { withFileTypes: true });
       } catch (error) {
-        this.forget(dir);
+        this.forget(key);
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT') unreadable.push({ path: dir, error: (error as Error).message });
         return;
@@ -88,14 +98,14 @@ export class FolderIndex {
       }
       // A listing made in the same clock tick as the folder's last change might miss a change made right after.
       listing = [Date.now() - mtimeMs > SAFETY_MS ? mtimeMs : -1, wanted, folders];
-      this.listings.set(dir, listing);
+      this.listings.set(key, listing);
       this.changed = true;
     }
     // Plain concatenation: `dir` is already normal and names have no separators (path.join normalises, slowly).
     const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
     for (const name of listing[1]) files.push(prefix + name);
     if (depth < options.maxDepth) {
-      for (const name of listing[2]) this.walkFolder(prefix + name, depth + 1, options, files, unreadable, seen);
+      for (const name of listing[2]) this.walkFolder(prefix + name, depth + 1, options, files, unreadable, seen, prefixKey);
     }
   }
 

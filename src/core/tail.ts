@@ -31,6 +31,8 @@ export interface LineSink {
   oversizedLine?(offset: number, length: number): void;
   /** Called once the read is over (after the last line or partial line). */
   end?(): void;
+  /** Called before any line when the file was rewritten: lines come again from offset 0, per-file state is stale. */
+  restart?(): void;
 }
 
 export interface TailOptions {
@@ -89,6 +91,7 @@ export function tailFile(filePath: string, previous: FileCursor | undefined, sin
       start = 0;
       rewritten = true;
       context = undefined;
+      sink.restart?.();
     }
     const size = stat.size;
     const buf = readBuffer(bufferSize);

@@ -4,8 +4,10 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeNumber, decodeString, keyBytes, keyEquals, skipString, skipValue, walkObject } from '../jsonScan';
-import type { LineSink } from '../tail';
+import type { WalkOptions } from '../folderIndex';
+import { tailFile, type FileCursor, type LineSink } from '../tail';
 import { tagOf, totalTokens, type UsageEvent } from '../usage';
+import type { ReadContext, ReadCounts, Source, SourceOptions, SourceRead } from './source';
 
 export const CLAUDE_CODE = 'claude-code';
 
@@ -493,19 +495,6 @@ export function claudeEventOf(
   };
 }
 
-/** Counts of what reading a transcript skipped, for the log and the report's warnings. */
-export interface ReadCounts {
-  malformedLines: number;
-  recoveredLines: number;
-  oversizedLines: number;
-  syntheticLines: number;
-  undatedLines: number;
-}
-
-export function newReadCounts(): ReadCounts {
-  return { malformedLines: 0, recoveredLines: 0, oversizedLines: 0, syntheticLines: 0, undatedLines: 0 };
-}
-
 const RECOVERY_ATTEMPTS = 16;
 
 /**
@@ -613,3 +602,39 @@ export function claudeTranscriptSink(
     },
   };
 }
+
+/** Identity of a usage line with no id at all (rare): its content. crypto is loaded only then. */
+function hashLine(buf: Buffer, start: number, end: number): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  return createHash('sha1').update(buf.subarray(start, end)).digest('base64');
+}
+
+/** Reads one transcript's new bytes; the cursor's context keeps the last cwd seen, for lines that follow. */
+export function readTranscript(file: string, previous: FileCursor | undefined, read: ReadContext): SourceRead {
+  const context: TranscriptContext = { ...sessionOfTranscript(file), cwd: previous?.context };
+  const sink = claudeTranscriptSink(context, read.emit, read.counts, hashLine);
+  try {
+    const result = tailFile(file, previous, sink, read.tail);
+    result.cursor.context = context.cwd;
+    return { file, cursor: result.cursor, bytesRead: result.bytesRead, rewritten: result.rewritten };
+  } catch (error) {
+    return { file, bytesRead: 0, rewritten: false, error: (error as Error).message, errorCode: (error as NodeJS.ErrnoException).code };
+  }
+}
+
+/** Transcripts below a projects folder: tool-results and memory hold no usage. */
+const WALK: WalkOptions = {
+  maxDepth: 8,
+  skipFolders: new Set(['tool-results', 'memory']),
+  isWanted: (name) => name.endsWith('.jsonl'),
+};
+
+export const claudeCodeSource: Source = {
+  agent: CLAUDE_CODE,
+  label: 'Claude Code',
+  roots: (options: SourceOptions) => [...claudeCodeProjectsDirs(options.env), ...(options.extraDirs ?? [])],
+  walk: WALK,
+  fileFor: (changed) => (isTranscriptPath(changed) ? changed : undefined),
+  read: readTranscript,
+};

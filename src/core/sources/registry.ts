@@ -1,0 +1,10 @@
+// Every agent Agent Spend reads, in the order they are listed to users.
+
+import { claudeCodeSource } from './claudeCode';
+import type { Source } from './source';
+
+export const ALL_SOURCES: readonly Source[] = [claudeCodeSource];
+
+export function sourceById(agent: string): Source | undefined {
+  return ALL_SOURCES.find((source) => source.agent === agent);
+}
