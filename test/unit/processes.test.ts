@@ -14,7 +14,7 @@ const p = (pid: number, ppid: number, argv: string[], startTicks = pid * 10): Pr
 describe('process table', () => {
   it('parses /proc/<pid>/stat, comm with spaces and parentheses included', () => {
     const stat = '4242 (we (ird) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200 18446744073709551615';
-    assert.deepEqual(parseProcStat(stat), { pid: 4242, comm: 'we (ird) name', ppid: 17, startTicks: 987654 });
+    assert.deepEqual(parseProcStat(stat), { pid: 4242, comm: 'we (ird) name', ppid: 17, startTicks: 987654, zombie: false });
     assert.equal(parseProcStat('garbage'), undefined);
   });
 
