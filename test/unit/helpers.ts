@@ -1,11 +1,13 @@
 // Test helpers. Every test points the engine at fixtures or temp folders: HOME and CLAUDE_CONFIG_DIR are always
 // set, so no test can read the real home directory or real agent logs.
 
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after } from 'node:test';
 import { Engine, type EngineOptions } from '../../src/core/engine';
+import { descendants, readProcessTable } from '../../src/core/processes';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const FIXTURES = path.join(REPO, 'test', 'fixtures', 'claude-code');
@@ -95,4 +97,39 @@ export function claudeHome(): { configDir: string; transcript: (session: string)
   const project = path.join(configDir, 'projects', '-home-ana-src-shop');
   fs.mkdirSync(project, { recursive: true });
   return { configDir, transcript: (session) => path.join(project, `${session}.jsonl`) };
+}
+
+/** Polls `probe` until it returns a value (25 ms apart), or fails naming `what`. */
+export async function until<T>(probe: () => T | undefined, what: string, tries = 400): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Processes a test starts, stopped by pid when the file ends: each is frozen first (so that it cannot start another
+ * child meanwhile), then its descendants and itself are killed. Nothing the test did not start is touched.
+ */
+export function ownProcesses(): ChildProcess[] {
+  const spawned: ChildProcess[] = [];
+  after(() => {
+    for (const child of spawned) {
+      if (!child.pid || child.exitCode !== null || child.signalCode !== null) continue;
+      const signal = (pid: number, name: NodeJS.Signals) => {
+        try {
+          process.kill(pid, name);
+        } catch {
+          // already gone
+        }
+      };
+      signal(child.pid, 'SIGSTOP');
+      for (const own of descendants(readProcessTable(), child.pid)) signal(own.pid, 'SIGSTOP');
+      for (const own of descendants(readProcessTable(), child.pid)) signal(own.pid, 'SIGKILL');
+      signal(child.pid, 'SIGKILL');
+    }
+  });
+  return spawned;
 }

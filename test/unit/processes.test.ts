@@ -2,12 +2,12 @@
 // test spawns (and stops by pid: nothing here signals a process it did not make).
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { agentOf, agentsBelow, descendants, parseProcStat, readProcess, readProcessTable, stillTheAgent, type ProcessInfo } from '../../src/core/processes';
-import { tempDir } from './helpers';
+import { ownProcesses, tempDir, until } from './helpers';
 
 const p = (pid: number, ppid: number, argv: string[], startTicks = pid * 10): ProcessInfo => ({ pid, ppid, startTicks, comm: path.basename(argv[0] ?? ''), argv });
 
@@ -48,26 +48,7 @@ describe('process table', () => {
 });
 
 describe('real process trees', { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
-  const spawned: ChildProcess[] = [];
-  after(() => {
-    // Everything this test started, by pid: each spawned process is frozen first (so that it cannot start another
-    // child meanwhile), then its descendants and itself are killed. Nothing it did not start is touched.
-    for (const child of spawned) {
-      if (!child.pid || child.exitCode !== null) continue;
-      const signal = (pid: number, name: NodeJS.Signals) => {
-        try {
-          process.kill(pid, name);
-        } catch {
-          // already gone
-        }
-      };
-      signal(child.pid, 'SIGSTOP');
-      const tree = descendants(readProcessTable(), child.pid);
-      for (const own of tree) signal(own.pid, 'SIGSTOP');
-      for (const own of descendants(readProcessTable(), child.pid)) signal(own.pid, 'SIGKILL');
-      signal(child.pid, 'SIGKILL');
-    }
-  });
+  const spawned = ownProcesses();
 
   function fakeAgent(dir: string): string {
     const file = path.join(dir, 'claude');
@@ -76,14 +57,6 @@ describe('real process trees', { skip: process.platform !== 'linux' && 'reads /p
     return file;
   }
 
-  async function until<T>(probe: () => T | undefined, what: string): Promise<T> {
-    for (let i = 0; i < 200; i++) {
-      const value = probe();
-      if (value !== undefined) return value;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
 
   it('finds the fake agent below the shell, not the sibling, not a same-named bystander; checks identity before acting', async () => {
     const dir = tempDir();

@@ -2,10 +2,10 @@
 // stopper against real process trees this test spawns. Nothing here signals a process it did not start.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { capTargets, mapSession, type RunningAgent, type SessionActivity } from '../../src/core/agentMapping';
 import { evaluateBudgets, type Budget } from '../../src/core/budget';
 import { Engine } from '../../src/core/engine';
@@ -22,7 +22,7 @@ import {
   type ProcessInfo,
 } from '../../src/core/processes';
 import { stopAgent, systemOps, type ProcessOps } from '../../src/core/stopper';
-import { claudeHome, isolatedEnv, tempDir } from './helpers';
+import { claudeHome, isolatedEnv, ownProcesses, tempDir, until } from './helpers';
 
 const run = (pid: number, extra: Partial<RunningAgent> = {}): RunningAgent => ({
   terminalId: `t${pid}`,
@@ -207,7 +207,7 @@ describe('escalation', () => {
 
   it('cancelled during the grace period: nothing more is sent', async () => {
     let cancel = false;
-    const { ops, sent } = fakeSystem(base(), (pid, signal) => {
+    const { ops, sent } = fakeSystem(base(), (_pid, signal) => {
       if (signal === 'SIGINT') cancel = true;
     });
     const out = await stopAgent(target, ops, { ...options, cancelled: () => cancel });
@@ -247,29 +247,12 @@ describe('process tables on other platforms and user patterns', () => {
 });
 
 describe('stopping real processes', { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
-  // Everything started here is stopped by pid at the end (frozen first, so it cannot start anything meanwhile).
-  const spawned: ChildProcess[] = [];
-  after(() => {
-    for (const child of spawned) {
-      if (!child.pid || child.exitCode !== null || child.signalCode !== null) continue;
-      const signal = (pid: number, name: NodeJS.Signals) => {
-        try {
-          process.kill(pid, name);
-        } catch {
-          // already gone
-        }
-      };
-      signal(child.pid, 'SIGSTOP');
-      for (const own of descendants(readProcessTable(), child.pid)) signal(own.pid, 'SIGSTOP');
-      for (const own of descendants(readProcessTable(), child.pid)) signal(own.pid, 'SIGKILL');
-      signal(child.pid, 'SIGKILL');
-    }
-  });
+  const spawned = ownProcesses();
 
   /** A fake `claude`: ignores SIGINT, starts a tool child, and appends a usage line to its transcript every 50 ms. */
   function fakeClaude(dir: string, transcript: string, cwd: string): string {
     const file = path.join(dir, 'claude');
-    const line = (i: number) =>
+    const line = (i: string) =>
       `JSON.stringify({cwd:${JSON.stringify(cwd)},sessionId:'s-live',message:{id:'msg_live_'+${i},model:'claude-sonnet-4-5-20250929',usage:{input_tokens:1000,cache_creation_input_tokens:0,cache_read_input_tokens:0,output_tokens:100000}},requestId:'req_'+${i},type:'assistant',uuid:'u'+${i},timestamp:new Date().toISOString()})`;
     fs.writeFileSync(
       file,
@@ -285,14 +268,6 @@ describe('stopping real processes', { skip: process.platform !== 'linux' && 'rea
     return file;
   }
 
-  async function until<T>(probe: () => T | undefined, what: string, tries = 400): Promise<T> {
-    for (let i = 0; i < tries; i++) {
-      const value = probe();
-      if (value !== undefined) return value;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
 
   it('crossing a day cap stops the fake agent and its children; the shell, a sibling and a same-named bystander survive', async () => {
     const dir = tempDir();
