@@ -13,7 +13,7 @@ import 'uplot/dist/uPlot.min.css';
 import type { BudgetState } from '../src/core/budget';
 import type { GroupSummary, SessionSummary } from '../src/core/report';
 import { costText, tokens, usd } from '../src/shared/format';
-import { DEFAULT_STATE, PERIODS, type BreakdownState, type HostMessage, type Period, type SortKey, type WebviewMessage } from '../src/shared/protocol';
+import { DEFAULT_STATE, PERIODS, type BreakdownState, type HostMessage, type Period, type RunningAgentView, type SortKey, type StoppedView, type WebviewMessage } from '../src/shared/protocol';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;
@@ -123,6 +123,7 @@ const frame = {
   filter: custom('vscode-textfield', { id: 'filter', placeholder: 'Filter by agent, project, model or session', 'aria-label': 'Filter' }) as HTMLElement & { value: string },
   totals: el('section', { id: 'totals', 'aria-label': 'Totals' }),
   budgets: el('section', { id: 'budgets', 'aria-label': 'Budgets' }),
+  running: el('section', { id: 'running', 'aria-label': 'Agents running in terminals' }),
   sessions: el('section', { id: 'sessions', 'aria-label': 'Sessions' }),
   groups: el('section', { id: 'groups', 'aria-label': 'Breakdowns' }),
 };
@@ -152,7 +153,7 @@ function buildFrame(): void {
   const budget = custom('vscode-button', { secondary: '' }, 'Set Budget…');
   budget.addEventListener('click', () => vscode.postMessage({ type: 'setBudget' }));
   const toolbar = el('header', { class: 'toolbar' }, frame.period, frame.agent, frame.filter, refresh, budget);
-  app.replaceChildren(toolbar, frame.totals, frame.budgets, frame.sessions, frame.groups);
+  app.replaceChildren(toolbar, frame.totals, frame.budgets, frame.running, frame.sessions, frame.groups);
   app.setAttribute('aria-busy', 'false');
   window.addEventListener('scroll', () => {
     state.scrollY = window.scrollY;
@@ -200,7 +201,38 @@ function renderBudgets(budgets: BudgetState[]): void {
   );
 }
 
-function renderSessions(sessions: SessionSummary[]): void {
+function renderRunning(running: RunningAgentView[]): void {
+  if (running.length === 0) {
+    frame.running.replaceChildren();
+    return;
+  }
+  frame.running.replaceChildren(
+    el('h2', {}, 'Agents in terminals'),
+    el(
+      'ul',
+      { class: 'running' },
+      ...running.map((agent) => {
+        const stop = custom('vscode-button', { secondary: '', 'aria-label': `Stop ${agent.agent} in terminal ${agent.terminalName}` }, 'Stop…');
+        stop.addEventListener('click', () => vscode.postMessage({ type: 'stopAgent', pid: agent.pid }));
+        const facts = [
+          agent.agent,
+          agent.sessionId ? `session ${agent.sessionId.slice(0, 8)}` : 'session not known',
+          agent.usd !== null ? usd(agent.usd) : null,
+          agent.burnPerHour ? `${usd(agent.burnPerHour)}/h` : null,
+          agent.cwd,
+        ].filter((x): x is string => !!x);
+        return el('li', {}, el('strong', {}, agent.terminalName), ` · ${facts.join(' · ')} `, stop);
+      }),
+    ),
+  );
+}
+
+function stoppedKey(agent: string, sessionId: string | null): string {
+  return `${agent}\u0000${sessionId ?? ''}`;
+}
+
+function renderSessions(sessions: SessionSummary[], stopped: StoppedView[]): void {
+  const stoppedSessions = new Map(stopped.map((m) => [stoppedKey(m.agent, m.sessionId), m]));
   const agents = [...new Set(sessions.map((s) => s.agent))].sort();
   frame.agent.replaceChildren(
     custom('vscode-option', { value: '', ...(state.agent === '' ? { selected: '' } : {}) }, 'All agents'),
@@ -229,18 +261,24 @@ function renderSessions(sessions: SessionSummary[]): void {
   const body = el(
     'tbody',
     {},
-    ...rows.map((s) =>
-      el(
+    ...rows.map((s) => {
+      const marker = stoppedSessions.get(stoppedKey(s.agent, s.sessionId));
+      const row = el(
         'tr',
-        { title: `${s.agent} session ${s.sessionId}\n${s.models.join(', ')}` },
+        { title: `${s.agent} session ${s.sessionId}\n${s.models.join(', ')}${marker ? `\nStopped by Agent Spend: ${marker.reason}` : ''}` },
         ...COLUMNS.map((column) =>
           column.key === 'project'
             ? // The end of a path tells projects apart: it stays visible, the full path is in the tooltip.
               el('td', { class: 'path', title: s.project }, el('bdi', {}, s.project))
             : el('td', { class: column.numeric ? 'num' : '' }, column.cell(s)),
         ),
-      ),
-    ),
+      );
+      if (marker) {
+        row.classList.add('stopped');
+        row.firstElementChild?.append(' ', custom('vscode-badge', { class: 'stopped-badge' }, 'stopped'));
+      }
+      return row;
+    }),
   );
   frame.sessions.replaceChildren(
     el('h2', {}, 'Sessions ', custom('vscode-badge', {}, String(rows.length))),
@@ -350,7 +388,8 @@ function render(): void {
   if (!latest) return;
   renderTotals(latest);
   renderBudgets(latest.meter?.budgets ?? []);
-  renderSessions(latest.report.sessions);
+  renderRunning(latest.running ?? []);
+  renderSessions(latest.report.sessions, latest.stopped ?? []);
   renderGroups(latest);
 }
 

@@ -1,6 +1,6 @@
 // Messages between the engine worker and whoever runs it (the extension host, the CLI's live view).
 
-import type { ScanProgress, ScanResult } from './engine';
+import type { AgentSettings, ScanProgress, ScanResult } from './engine';
 import type { Meter, MeterOptions } from './meter';
 import type { PriceOverrides } from './pricing/pricing';
 import type { GroupSummary, Report, ReportQuery } from './report';
@@ -10,6 +10,10 @@ export interface EngineWorkerOptions {
   stateDir: string | null;
   cacheDir?: string | null;
   priceOverrides?: PriceOverrides;
+  /** Per agent id: enabled, extra folders. */
+  agents?: Record<string, AgentSettings>;
+  /** For agents that log inside projects (Aider, Crush). */
+  workspaceFolders?: string[];
   query?: ReportQuery;
   /** Quiet time after a change before reading it; short, because the status bar should move within a second. */
   debounceMs?: number;

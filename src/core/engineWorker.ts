@@ -134,6 +134,8 @@ async function initialise(): Promise<void> {
       stateDir: options.stateDir,
       cacheDir: options.cacheDir,
       priceOverrides: options.priceOverrides,
+      agents: options.agents,
+      workspaceFolders: options.workspaceFolders,
       log: (line) => post({ type: 'log', message: line }),
     });
     engine.open();

@@ -20,6 +20,8 @@ export interface RunningSession {
   project: string;
   model: string;
   usd: number;
+  /** The session's first request. */
+  firstAt: number;
   lastAt: number;
   /** USD per hour over the last hour. */
   burnPerHour: number;
@@ -87,6 +89,7 @@ export function buildMeter(ledger: Ledger, options: MeterOptions, now = Date.now
         project: strings[c.project[row]],
         model: strings[c.model[row]],
         usd: 0,
+        firstAt: t,
         lastAt: t,
         burnPerHour: 0,
         firstRecent: Infinity,
@@ -101,6 +104,7 @@ export function buildMeter(ledger: Ledger, options: MeterOptions, now = Date.now
       const t = c.timestamp[row];
       const cost = c.costUsd[row];
       if (cost === cost) session.usd += cost;
+      if (t < session.firstAt) session.firstAt = t;
       if (t >= session.lastAt) {
         session.lastAt = t;
         session.model = strings[c.model[row]];

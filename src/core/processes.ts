@@ -297,6 +297,14 @@ export function splitWindowsCommandLine(commandLine: string, fallback: string): 
   return argv.length > 0 ? argv : fallback ? [fallback] : [];
 }
 
+const PS_ARGS = ['-A', '-o', 'pid=,ppid=,lstart=,args='];
+const CIM_ARGS = [
+  '-NoProfile',
+  '-NonInteractive',
+  '-Command',
+  'Get-CimInstance Win32_Process | Select-Object ProcessId,ParentProcessId,CreationDate,Name,CommandLine | ConvertTo-Json -Compress',
+];
+
 /** Runs a program and returns its stdout (the process table on macOS and Windows). */
 function run(program: string, args: string[], timeoutMs: number): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -310,12 +318,8 @@ function run(program: string, args: string[], timeoutMs: number): Promise<string
 
 /** Every process, without blocking the thread for long: /proc read asynchronously, `ps` or CIM elsewhere. */
 export async function readProcessTableAsync(platform: NodeJS.Platform = process.platform, proc = '/proc'): Promise<ProcessInfo[]> {
-  if (platform === 'darwin') return parsePsOutput(await run('ps', ['-A', '-o', 'pid=,ppid=,lstart=,args='], 10_000));
-  if (platform === 'win32') {
-    const script =
-      'Get-CimInstance Win32_Process | Select-Object ProcessId,ParentProcessId,CreationDate,Name,CommandLine | ConvertTo-Json -Compress';
-    return parseCimOutput(await run('powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', script], 20_000));
-  }
+  if (platform === 'darwin') return parsePsOutput(await run('ps', PS_ARGS, 10_000));
+  if (platform === 'win32') return parseCimOutput(await run('powershell.exe', CIM_ARGS, 20_000));
   const names = (await fs.promises.readdir(proc)).filter((name) => /^\d+$/.test(name));
   const table: ProcessInfo[] = [];
   // Small batches: many parallel reads would only queue in libuv's pool ahead of other work.
@@ -355,4 +359,25 @@ export async function readCwdAsync(pid: number, platform: NodeJS.Platform = proc
     }
   }
   return undefined; // Windows keeps another process's cwd in its PEB: not readable without native code
+}
+
+/**
+ * Synchronous reads for the stopper, which checks a process right before each signal. Linux reads /proc per pid;
+ * macOS and Windows take the whole table (`ps`, CIM), cached for a second so that polling for an exit stays cheap.
+ */
+export function processReader(platform: NodeJS.Platform = process.platform): { read(pid: number): ProcessInfo | undefined; table(): ProcessInfo[] } {
+  if (platform === 'linux') return { read: (pid) => readProcess(pid), table: () => readProcessTable() };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+  let cached: { at: number; table: ProcessInfo[] } | undefined;
+  const table = (): ProcessInfo[] => {
+    if (cached && Date.now() - cached.at < 1000) return cached.table;
+    const out =
+      platform === 'darwin'
+        ? parsePsOutput(execFileSync('ps', PS_ARGS, { encoding: 'utf8', timeout: 10_000 }))
+        : parseCimOutput(execFileSync('powershell.exe', CIM_ARGS, { encoding: 'utf8', timeout: 20_000, windowsHide: true, maxBuffer: 32 * 1024 * 1024 }));
+    cached = { at: Date.now(), table: out };
+    return out;
+  };
+  return { read: (pid) => table().find((p) => p.pid === pid), table };
 }

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { calendarWindow } from '../core/budget';
 import { LocalCalendar } from '../core/localTime';
 import type { ReportQuery } from '../core/report';
-import { PERIODS, type HostMessage, type Period, type WebviewMessage } from '../shared/protocol';
+import { PERIODS, type HostMessage, type Period, type RunningAgentView, type StoppedView, type WebviewMessage } from '../shared/protocol';
 import type { EngineService, Snapshot } from './engineService';
 import { Disposable } from './lifecycle';
 
@@ -21,9 +21,16 @@ export class BreakdownPanel extends Disposable implements vscode.WebviewPanelSer
     private readonly engine: EngineService,
     private readonly log: vscode.LogOutputChannel,
     private readonly weekStartsOn: () => number,
+    /** The agents running in terminals and the sessions Agent Spend stopped: not the engine's, the host's. */
+    private readonly agents: () => { running: RunningAgentView[]; stopped: StoppedView[] } = () => ({ running: [], stopped: [] }),
   ) {
     super();
     this.register(engine.onSnapshot((snapshot) => this.post(snapshot)));
+  }
+
+  /** Sends the latest snapshot again (running agents or stop markers changed). */
+  refreshView(): void {
+    if (this.engine.latest) this.post(this.engine.latest);
   }
 
   show(): void {
@@ -77,6 +84,10 @@ export class BreakdownPanel extends Disposable implements vscode.WebviewPanelSer
       case 'setBudget':
         void vscode.commands.executeCommand('agentSpend.setBudget');
         break;
+      case 'stopAgent':
+        // The webview only names a pid it was shown; the command checks it is a running agent and asks first.
+        if (Number.isInteger(message.pid)) void vscode.commands.executeCommand('agentSpend.stopAgent', message.pid);
+        break;
       default:
         this.log.warn(`breakdown: unknown message ${JSON.stringify(message).slice(0, 200)}`);
     }
@@ -90,6 +101,7 @@ export class BreakdownPanel extends Disposable implements vscode.WebviewPanelSer
       report: snapshot.report,
       meter: snapshot.meter ?? null,
       groups: snapshot.groups ?? null,
+      ...this.agents(),
     };
     void this.panel.webview.postMessage(message);
   }

@@ -23,10 +23,7 @@ export function alertMessage(alert: Alert): string {
   const spent = amount(state, state.unit === 'usd' ? state.spentUsd : state.spentTokens);
   const limit = amount(state, state.limit);
   const what = state.sessionId ? `${state.agent} session ${state.sessionId.slice(0, 8)}` : state.windowLabel;
-  if (alert.severity === 'error') {
-    const stopNote = state.budget.onCap === 'warn' ? '' : ' (stopping agents is not available yet: warning only)';
-    return `Agent Spend: budget reached for ${what}: ${spent} of ${limit}${stopNote}.`;
-  }
+  if (alert.severity === 'error') return `Agent Spend: budget reached for ${what}: ${spent} of ${limit}.`;
   return `Agent Spend: ${Math.round(alert.threshold * 100)}% of the budget for ${what}: ${spent} of ${limit}.`;
 }
 
@@ -39,6 +36,8 @@ export class BudgetWarnings implements vscode.Disposable {
     private readonly state: vscode.Memento,
     private readonly showBreakdown: () => void,
     private readonly log: vscode.LogOutputChannel,
+    /** Takes over cap alerts (the stop controller: warn with "Stop Now", interrupt or stop). */
+    private readonly onCap?: (alert: Alert) => Promise<void>,
   ) {}
 
   /** Announces what is due in `meter`, and remembers it. */
@@ -59,6 +58,7 @@ export class BudgetWarnings implements vscode.Disposable {
     const message = alertMessage(alert);
     this.log.warn(message);
     this.alertEmitter.fire(alert);
+    if (alert.severity === 'error' && this.onCap) return this.onCap(alert);
     const show = alert.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
     const choice = await show(message, ACTIONS.breakdown, ACTIONS.snooze, ACTIONS.raise);
     if (choice === ACTIONS.breakdown) this.showBreakdown();
@@ -66,7 +66,7 @@ export class BudgetWarnings implements vscode.Disposable {
     else if (choice === ACTIONS.raise) await raiseCap(alert.state);
   }
 
-  private async snooze(index: number): Promise<void> {
+  async snooze(index: number): Promise<void> {
     const snoozed = this.state.get<Record<string, number>>(SNOOZED, {});
     await this.state.update(SNOOZED, { ...snoozed, [index]: Date.now() + HOUR_MS });
     this.log.info(`budget ${index + 1} snoozed for an hour`);

@@ -4,16 +4,20 @@ import * as vscode from 'vscode';
 import { BreakdownPanel } from './breakdownPanel';
 import { BudgetWarnings } from './budgetWarnings';
 import { readConfig, SECTION, type AgentSpendConfig } from './config';
-import { EngineService } from './engineService';
+import { EngineService, workspaceFolders } from './engineService';
+import type { RunningAgentView } from '../shared/protocol';
 import { Disposable } from './lifecycle';
 import { setBudget } from './setBudget';
 import { SpendStatusBar } from './statusBar';
+import { StopController } from './stopController';
+import { TerminalAgents } from './terminalAgents';
 
 export const COMMANDS = {
   showBreakdown: 'agentSpend.showBreakdown',
   setBudget: 'agentSpend.setBudget',
   refresh: 'agentSpend.refresh',
   showLog: 'agentSpend.showLog',
+  stopAgent: 'agentSpend.stopAgent',
 } as const;
 
 export class Container extends Disposable {
@@ -22,6 +26,8 @@ export class Container extends Disposable {
   readonly statusBar: SpendStatusBar;
   readonly breakdown: BreakdownPanel;
   readonly warnings: BudgetWarnings;
+  readonly terminalAgents: TerminalAgents;
+  readonly stopper: StopController;
   /** How long activate() took, for the log and the tests. */
   activationMs = 0;
   private config: AgentSpendConfig;
@@ -34,16 +40,43 @@ export class Container extends Disposable {
     this.reportProblems();
     this.statusBar = this.register(new SpendStatusBar(COMMANDS.showBreakdown));
     this.engine = this.register(new EngineService(context.globalStorageUri.fsPath, context.extensionUri.fsPath, this.log));
-    this.breakdown = this.register(new BreakdownPanel(context.extensionUri, this.engine, this.log, () => this.config.weekStartsOn));
+    this.breakdown = this.register(
+      new BreakdownPanel(context.extensionUri, this.engine, this.log, () => this.config.weekStartsOn, () => ({
+        running: this.runningView(),
+        stopped: this.stopper.stoppedMarkers().map((m) => ({ ...m, sessionId: m.sessionId ?? null, spentUsd: m.spentUsd ?? null })),
+      })),
+    );
+    const showBreakdown = () => void vscode.commands.executeCommand(COMMANDS.showBreakdown);
+    this.terminalAgents = this.register(new TerminalAgents(this.terminalAgentOptions(), this.log));
+    this.stopper = this.register(
+      new StopController(
+        this.terminalAgents,
+        {
+          meter: () => this.engine.latest?.meter,
+          config: () => this.config.stop,
+          workspaceFolders,
+          snooze: (index) => this.warnings.snooze(index),
+          showBreakdown,
+        },
+        context.globalState,
+        this.log,
+      ),
+    );
     const warnings = (this.warnings = this.register(
-      new BudgetWarnings(context.globalState, () => void vscode.commands.executeCommand(COMMANDS.showBreakdown), this.log),
+      new BudgetWarnings(context.globalState, showBreakdown, this.log, (alert) => this.stopper.onCap(alert)),
     ));
+    const redrawStatus = () => {
+      if (this.engine.latest?.meter) this.statusBar.show(this.engine.latest.meter, this.config.unit, this.runningView());
+    };
+    this.register(this.terminalAgents.onDidChange(redrawStatus));
+    this.register(this.stopper.onDidStop(() => this.breakdown.refreshView()));
+    this.register(this.terminalAgents.onDidChange(() => this.breakdown.refreshView()));
 
     this.register(this.engine.onProgress(({ filesDone, filesTotal }) => this.statusBar.progress(filesDone, filesTotal)));
     this.register(
       this.engine.onSnapshot((snapshot) => {
         if (!snapshot.meter) return;
-        this.statusBar.show(snapshot.meter, this.config.unit);
+        this.statusBar.show(snapshot.meter, this.config.unit, this.runningView());
         void warnings.update(snapshot.meter).catch((error: unknown) => this.log.error(`budget warnings: ${String(error)}`));
       }),
     );
@@ -51,6 +84,9 @@ export class Container extends Disposable {
     this.register(vscode.commands.registerCommand(COMMANDS.setBudget, () => setBudget()));
     this.register(vscode.commands.registerCommand(COMMANDS.refresh, () => this.engine.refresh()));
     this.register(vscode.commands.registerCommand(COMMANDS.showLog, () => this.log.show()));
+    this.register(
+      vscode.commands.registerCommand(COMMANDS.stopAgent, (pid?: unknown) => this.stopper.stopCommand(typeof pid === 'number' ? pid : undefined)),
+    );
     this.register(vscode.window.registerWebviewPanelSerializer(BreakdownPanel.viewType, this.breakdown));
     this.register(
       vscode.workspace.onDidChangeConfiguration((event) => {
@@ -58,17 +94,50 @@ export class Container extends Disposable {
         const previous = this.config;
         this.config = readConfig();
         this.reportProblems();
-        if (previous.claudeConfigDir !== this.config.claudeConfigDir) this.engine.start(this.config);
+        if (this.engine.needsRestart(this.config)) this.engine.start(this.config);
         else this.engine.configure(this.config);
-        if (this.engine.latest?.meter) this.statusBar.show(this.engine.latest.meter, this.config.unit);
+        if (JSON.stringify(previous.stop) !== JSON.stringify(this.config.stop)) this.terminalAgents.configure(this.terminalAgentOptions());
+        redrawStatus();
       }),
     );
     this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => {
       this.config = readConfig();
       this.engine.start(this.config);
     }));
-    this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.engine.configure(this.config)));
+    this.register(
+      vscode.workspace.onDidChangeWorkspaceFolders(() => {
+        if (this.engine.needsRestart(this.config)) this.engine.start(this.config);
+        else this.engine.configure(this.config);
+      }),
+    );
     this.engine.start(this.config);
+  }
+
+  /** The running agents as the status bar and the breakdown show them: terminal, session, spend. */
+  runningView(): RunningAgentView[] {
+    const meter = this.engine.latest?.meter;
+    return this.terminalAgents.running.map((agent) => {
+      const session = this.stopper.sessionOf(agent);
+      const spend = session ? meter?.running.find((r) => r.sessionId === session.sessionId && r.agent === session.agent) : undefined;
+      return {
+        pid: agent.pid,
+        agent: agent.agent,
+        terminalName: agent.terminalName,
+        cwd: agent.cwd ?? null,
+        sessionId: session?.sessionId ?? null,
+        usd: spend?.usd ?? null,
+        burnPerHour: spend?.burnPerHour ?? null,
+      };
+    });
+  }
+
+  private terminalAgentOptions() {
+    return {
+      patterns: this.config.stop.patterns,
+      includeClaudeExtension: this.config.stop.includeClaudeExtension,
+      intervalMs: this.config.stop.scanIntervalSeconds * 1000,
+      env: this.config.claudeConfigDir ? { ...process.env, CLAUDE_CONFIG_DIR: this.config.claudeConfigDir } : process.env,
+    };
   }
 
   /** The problems found in the settings, each naming its setting. */

@@ -29,8 +29,17 @@ export class EngineService extends Disposable {
     super();
   }
 
+  /** What the worker was started with: a change of any of it restarts the worker (folders to watch change). */
+  private startedWith = '';
+
+  /** Whether these settings need a restart (log locations changed) rather than a reconfigure. */
+  needsRestart(config: AgentSpendConfig): boolean {
+    return startKey(config) !== this.startedWith;
+  }
+
   /** Starts (or restarts, when the log locations changed) the worker with these settings. */
   start(config: AgentSpendConfig): void {
+    this.startedWith = startKey(config);
     this.stopClient();
     const env: Record<string, string | undefined> = { ...process.env };
     if (config.claudeConfigDir) env.CLAUDE_CONFIG_DIR = config.claudeConfigDir;
@@ -41,6 +50,8 @@ export class EngineService extends Disposable {
         stateDir: path.join(this.storageDir, 'state'),
         cacheDir: path.join(this.storageDir, 'cache'),
         watch: true,
+        agents: config.agents,
+        workspaceFolders: workspaceFolders(),
         meter: meterOptions(config),
         groups: true,
         query: this.query,
@@ -85,10 +96,14 @@ export class EngineService extends Disposable {
   }
 }
 
+export function workspaceFolders(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath);
+}
+
+function startKey(config: AgentSpendConfig): string {
+  return JSON.stringify([config.claudeConfigDir, config.agents, workspaceFolders()]);
+}
+
 function meterOptions(config: AgentSpendConfig): MeterOptions {
-  return {
-    budgets: config.budgets,
-    weekStartsOn: config.weekStartsOn,
-    workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath),
-  };
+  return { budgets: config.budgets, weekStartsOn: config.weekStartsOn, workspaceFolders: workspaceFolders() };
 }

@@ -4,6 +4,7 @@ import type { BudgetState } from '../core/budget';
 import { mostPressing } from '../core/budget';
 import type { Meter, WindowSpend } from '../core/meter';
 import { tokens, usd } from '../shared/format';
+import type { RunningAgentView } from '../shared/protocol';
 
 export type MeterUnit = 'usd' | 'tokens';
 
@@ -43,7 +44,7 @@ function windowLine(w: WindowSpend, unit: MeterUnit): string {
 }
 
 /** The meter's text: the most pressing budget, or today's spend when no budget is set. */
-export function statusView(meter: Meter, unit: MeterUnit): StatusView {
+export function statusView(meter: Meter, unit: MeterUnit, running: RunningAgentView[] = []): StatusView {
   const pressing = mostPressing(meter.budgets);
   let text: string;
   let level: StatusView['level'] = 'ok';
@@ -53,10 +54,10 @@ export function statusView(meter: Meter, unit: MeterUnit): StatusView {
   } else {
     text = `$(pulse) ${unit === 'usd' ? usd(meter.today.usd) : `${tokens(meter.today.tokens)} tok`} today`;
   }
-  return { text, level, tooltip: tooltipMarkdown(meter, unit) };
+  return { text, level, tooltip: tooltipMarkdown(meter, unit, running) };
 }
 
-export function tooltipMarkdown(meter: Meter, unit: MeterUnit): string {
+export function tooltipMarkdown(meter: Meter, unit: MeterUnit, running: RunningAgentView[] = []): string {
   const lines: string[] = ['**Agent Spend**', ''];
   lines.push(`| | |`, `|:--|--:|`);
   lines.push(`| Today | ${windowLine(meter.today, unit)} |`);
@@ -73,6 +74,20 @@ export function tooltipMarkdown(meter: Meter, unit: MeterUnit): string {
     if (state.projectedCapAt !== null) line += ` · cap at ${clock(state.projectedCapAt)} at this rate`;
     if (state.unpricedRequests > 0) line += ` · ${state.unpricedRequests} unpriced`;
     lines.push(`${line}  `);
+  }
+  if (running.length > 0) {
+    lines.push('', '**Agents in terminals**', '');
+    for (const agent of running) {
+      const args = encodeURIComponent(JSON.stringify([agent.pid]));
+      const parts = [
+        `$(terminal) ${escapeMarkdown(agent.terminalName)}`,
+        escapeMarkdown(agent.agent),
+        agent.sessionId ? `session ${escapeMarkdown(agent.sessionId.slice(0, 8))}` : 'session not known',
+        agent.usd !== null ? usd(agent.usd) : undefined,
+        agent.burnPerHour ? `${usd(agent.burnPerHour)}/h` : undefined,
+      ].filter(Boolean);
+      lines.push(`- ${parts.join(' · ')} · [Stop](command:agentSpend.stopAgent?${args} "Stop this agent (asks first)")`);
+    }
   }
   if (meter.running.length > 0) {
     lines.push('', '**Running now**', '');

@@ -5,6 +5,9 @@ import * as vscode from 'vscode';
 import type { Meter } from '../core/meter';
 import { statusView, type MeterUnit } from './format';
 import { Disposable } from './lifecycle';
+import type { RunningAgentView } from '../shared/protocol';
+
+export const STOP_COMMAND = 'agentSpend.stopAgent';
 
 export const STATUS_BAR_ID = 'agentSpend.meter';
 
@@ -24,11 +27,12 @@ export class SpendStatusBar extends Disposable {
     this.item.text = `$(sync~spin) Agent Spend: reading logs ${filesDone}/${filesTotal}`;
   }
 
-  show(meter: Meter, unit: MeterUnit): void {
-    const view = statusView(meter, unit);
+  show(meter: Meter, unit: MeterUnit, running: RunningAgentView[] = []): void {
+    const view = statusView(meter, unit, running);
     this.item.text = view.text;
     const tooltip = new vscode.MarkdownString(view.tooltip, true);
-    tooltip.isTrusted = false;
+    // Links may run one command only: "Stop" next to a running agent (it asks before doing anything).
+    tooltip.isTrusted = { enabledCommands: [STOP_COMMAND] };
     tooltip.supportHtml = false;
     this.item.tooltip = tooltip;
     this.item.backgroundColor =

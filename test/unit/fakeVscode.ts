@@ -19,6 +19,8 @@ export class EventEmitter<T> {
   }
 }
 
+export const ProgressLocation = { SourceControl: 1, Window: 10, Notification: 15 };
+
 export class ThemeColor {
   constructor(readonly id: string) {}
 }
@@ -118,6 +120,11 @@ export const window = {
   showInputBox: () => Promise.resolve(undefined),
   showQuickPick: () => Promise.resolve(undefined),
   registerWebviewPanelSerializer: () => ({ dispose() {} }),
+  terminals: [] as unknown[],
+  onDidOpenTerminal: new EventEmitter<unknown>().event,
+  onDidCloseTerminal: new EventEmitter<unknown>().event,
+  withProgress: <R>(_options: unknown, task: (progress: { report(v: unknown): void }, token: { isCancellationRequested: boolean }) => Promise<R>) =>
+    task({ report() {} }, { isCancellationRequested: false }),
   createWebviewPanel: () => {
     throw new Error('not faked');
   },

@@ -4,29 +4,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const vscode = require('vscode');
+const { until } = require('./until');
 
 const EXTENSION_ID = 'agent-spend.agent-spend';
-
-function until(check, what, ms = 30000) {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      let value;
-      try {
-        value = check();
-      } catch (error) {
-        value = undefined;
-      }
-      if (value) {
-        clearInterval(poll);
-        resolve(value);
-      } else if (Date.now() - started > ms) {
-        clearInterval(poll);
-        reject(new Error(`timed out waiting for ${what}`));
-      }
-    }, 10);
-  });
-}
 
 describe('Agent Spend in VS Code', function () {
   let container;
@@ -46,7 +26,7 @@ describe('Agent Spend in VS Code', function () {
 
   it('registers its commands in the palette', async function () {
     const commands = await vscode.commands.getCommands(true);
-    for (const command of ['agentSpend.showBreakdown', 'agentSpend.setBudget', 'agentSpend.refresh', 'agentSpend.showLog']) {
+    for (const command of ['agentSpend.showBreakdown', 'agentSpend.setBudget', 'agentSpend.refresh', 'agentSpend.showLog', 'agentSpend.stopAgent']) {
       assert.ok(commands.includes(command), command);
     }
   });

@@ -5,6 +5,7 @@ const Mocha = require('mocha');
 function run() {
   const mocha = new Mocha({ ui: 'bdd', timeout: 60000, color: false });
   mocha.addFile(path.join(__dirname, 'extension.test.js'));
+  mocha.addFile(path.join(__dirname, 'stop.test.js'));
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       // The plain closing line CI reads, whatever the runner.

@@ -1,0 +1,266 @@
+// What happens when a budget reaches its cap, per its `onCap`: warn (with "Stop Now"), interrupt (Ctrl+C to the
+// agent's terminal, escalating to a stop only if allowed and spend keeps growing), or stop (a countdown that can be
+// cancelled, then the stopper's SIGINT -> SIGTERM -> SIGKILL on the agent process alone). Interrupt and stop act only
+// in a trusted workspace, and only on processes tied to the budget without doubt; anything ambiguous is offered in a
+// pick list, never acted on by itself.
+
+import * as vscode from 'vscode';
+import { capTargets, mapSession, type RunningAgent, type SessionActivity } from '../core/agentMapping';
+import type { BudgetState } from '../core/budget';
+import type { Meter } from '../core/meter';
+import { processReader } from '../core/processes';
+import { stopAgent, systemOps, type StopOutcome } from '../core/stopper';
+import { usd } from '../shared/format';
+import type { Alert } from './alerts';
+import { alertMessage, ACTIONS, raiseCap } from './budgetWarnings';
+import type { StopConfig } from './config';
+import { Disposable } from './lifecycle';
+import type { TerminalAgent, TerminalAgents } from './terminalAgents';
+
+const STOPPED = 'agentSpend.stoppedSessions';
+export const STOP_NOW = 'Stop Now';
+
+/** A session Agent Spend stopped, shown as a marker in the breakdown. */
+export interface StoppedMarker {
+  agent: string;
+  sessionId: string | undefined;
+  terminalName: string;
+  pid: number;
+  at: number;
+  spentUsd: number | undefined;
+  reason: string;
+}
+
+export interface StopControllerHost {
+  meter(): Meter | undefined;
+  config(): StopConfig;
+  workspaceFolders(): string[];
+  snooze(budgetIndex: number): Promise<void>;
+  showBreakdown(): void;
+}
+
+export class StopController extends Disposable {
+  private readonly stoppedEmitter = this.register(new vscode.EventEmitter<StoppedMarker[]>());
+  readonly onDidStop = this.stoppedEmitter.event;
+  /** Stops in progress, by pid: a second cap alert for the same agent does not start a second countdown. */
+  private readonly inProgress = new Set<number>();
+
+  constructor(
+    private readonly agents: TerminalAgents,
+    private readonly host: StopControllerHost,
+    private readonly state: vscode.Memento,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    super();
+  }
+
+  /** The sessions active now, for mapping processes to sessions. */
+  sessions(): SessionActivity[] {
+    return (this.host.meter()?.running ?? []).map((s) => ({ agent: s.agent, sessionId: s.sessionId, project: s.project, firstAt: s.firstAt, lastAt: s.lastAt }));
+  }
+
+  /** The session a running agent is writing, when that can be told without doubt. */
+  sessionOf(agent: RunningAgent): SessionActivity | undefined {
+    const sessions = this.sessions();
+    return sessions.find((s) => {
+      const mapping = mapSession(s, this.agents.running, sessions);
+      return mapping.kind === 'mapped' && mapping.process.pid === agent.pid;
+    });
+  }
+
+  stoppedMarkers(): StoppedMarker[] {
+    return this.state.get<StoppedMarker[]>(STOPPED, []);
+  }
+
+  /** Called for every cap alert (warn-level alerts never reach here). */
+  async onCap(alert: Alert): Promise<void> {
+    const { state } = alert;
+    const config = this.host.config();
+    await this.agents.scan();
+    const { targets, ambiguous, note } = capTargets(state.budget, state, this.agents.running, this.sessions(), this.host.workspaceFolders());
+    let action = state.budget.onCap;
+    let why = '';
+    if (action !== 'warn' && !config.allowed) {
+      why = ` Agent Spend does not ${action} agents in an untrusted workspace.`;
+      action = 'warn';
+    } else if (action !== 'warn' && targets.length === 0) {
+      why = ` Nothing was ${action === 'stop' ? 'stopped' : 'interrupted'} automatically: ${note ?? 'no agent in scope is running in a VS Code terminal'}.`;
+      action = 'warn';
+    }
+    this.log.warn(`${alertMessage(alert)} onCap=${state.budget.onCap}, acting: ${action}; targets: ${describe(targets)}; ambiguous: ${describe(ambiguous)}${why}`);
+    if (action === 'warn') return this.warn(alert, [...targets, ...ambiguous], why);
+    if (action === 'interrupt') return this.interrupt(targets, state);
+    await this.stopWithCountdown(targets, state, `budget reached: ${state.windowLabel}`);
+    if (ambiguous.length > 0) await this.warn(alert, ambiguous, ` ${note ?? ''}`);
+  }
+
+  private async warn(alert: Alert, candidates: RunningAgent[], why: string): Promise<void> {
+    const actions = [...(candidates.length > 0 ? [STOP_NOW] : []), ACTIONS.snooze, ACTIONS.raise, ACTIONS.breakdown];
+    const choice = await vscode.window.showErrorMessage(`${alertMessage(alert)}${why}`, ...actions);
+    if (choice === STOP_NOW) {
+      const chosen = await this.pick(candidates, 'Stop which agent?');
+      if (chosen.length > 0) await this.stop(chosen, `stopped by you at the cap of ${alert.state.windowLabel}`, alert.state);
+    } else if (choice === ACTIONS.snooze) await this.host.snooze(alert.state.index);
+    else if (choice === ACTIONS.raise) await raiseCap(alert.state);
+    else if (choice === ACTIONS.breakdown) this.host.showBreakdown();
+  }
+
+  /** Ctrl+C to each agent's terminal: the turn ends, the session stays resumable. */
+  private interrupt(targets: RunningAgent[], state: BudgetState): void {
+    const config = this.host.config();
+    for (const target of targets) {
+      const terminal = this.agents.terminalOf(target);
+      if (!terminal) {
+        this.log.warn(`cannot interrupt ${target.agent} (pid ${target.pid}): it runs in no terminal`);
+        continue;
+      }
+      terminal.sendText('\u0003', false);
+      this.log.info(`sent Ctrl+C to ${target.agent} (pid ${target.pid}) in terminal '${target.terminalName}': ${state.windowLabel} reached its cap`);
+    }
+    void vscode.window.showWarningMessage(
+      `Agent Spend interrupted ${describe(targets)}: the budget for ${state.windowLabel} is reached.${config.escalateInterrupt ? ` If spending goes on, it will be stopped in ${config.interruptGraceSeconds} s.` : ''}`,
+    );
+    if (!config.escalateInterrupt) return;
+    const spentThen = spent(state);
+    setTimeout(() => {
+      const now = this.host.meter()?.budgets.find((b) => b.index === state.index && b.windowKey === state.windowKey);
+      if (!now || spent(now) <= spentThen) {
+        this.log.info(`the interrupt held: no more spend on ${state.windowLabel}`);
+        return;
+      }
+      const still = targets.filter((t) => this.agents.running.some((r) => r.pid === t.pid && r.startTicks === t.startTicks));
+      this.log.warn(`spend on ${state.windowLabel} kept growing after the interrupt: stopping ${describe(still)}`);
+      void this.stopWithCountdown(still, now, `kept spending after an interrupt at the cap of ${state.windowLabel}`);
+    }, config.interruptGraceSeconds * 1000);
+  }
+
+  /** "Stopping claude in terminal 'api' in 10 s", with Cancel; then the stop. */
+  async stopWithCountdown(targets: RunningAgent[], state: BudgetState | undefined, reason: string): Promise<void> {
+    const fresh = targets.filter((t) => !this.inProgress.has(t.pid));
+    if (fresh.length === 0) return;
+    for (const t of fresh) this.inProgress.add(t.pid);
+    try {
+      const seconds = Math.round(this.host.config().countdownSeconds);
+      const cancelled = seconds > 0 && (await countdown(`Stopping ${describe(fresh)}`, seconds));
+      if (cancelled) {
+        this.log.info(`stop of ${describe(fresh)} cancelled by you`);
+        return;
+      }
+      await this.stop(fresh, reason, state);
+    } finally {
+      for (const t of fresh) this.inProgress.delete(t.pid);
+    }
+  }
+
+  /** Stops each target now (the stopper re-checks every one of them before every signal). */
+  async stop(targets: RunningAgent[], reason: string, state?: BudgetState): Promise<StopOutcome[]> {
+    const config = this.host.config();
+    const reader = processReader();
+    const outcomes: StopOutcome[] = [];
+    for (const target of targets) {
+      const session = this.sessionOf(target);
+      const terminal = this.agents.terminalOf(target);
+      const outcome = await stopAgent(target, systemOps(reader.read, reader.table), {
+        graceMs: config.graceSeconds * 1000,
+        killAfterMs: config.killAfterSeconds * 1000,
+        patterns: config.patterns,
+        keystroke: terminal ? () => terminal.sendText('\u0003', false) : undefined,
+        log: (line) => this.log.info(line),
+      });
+      outcomes.push(outcome);
+      const who = `${target.agent} (pid ${target.pid}) in terminal '${target.terminalName}'`;
+      const spentText = state ? ` at ${state.unit === 'usd' ? usd(state.spentUsd) : `${Math.round(state.spentTokens)} tokens`}` : '';
+      if (outcome.stopped) {
+        this.log.warn(`stopped ${who}${spentText}: ${reason}`);
+        await this.mark({
+          agent: target.agent,
+          sessionId: session?.sessionId ?? target.sessionHint,
+          terminalName: target.terminalName,
+          pid: target.pid,
+          at: Date.now(),
+          spentUsd: state?.spentUsd,
+          reason,
+        });
+        void vscode.window.showInformationMessage(`Agent Spend stopped ${who}${spentText}: ${reason}.`);
+      } else if (outcome.refused) {
+        this.log.warn(`did not stop ${who}: ${outcome.refused}`);
+        void vscode.window.showWarningMessage(`Agent Spend did not stop ${who}: ${outcome.refused}.`);
+      } else if (!outcome.cancelled) {
+        this.log.error(`${who} is still running after SIGKILL`);
+        void vscode.window.showErrorMessage(`Agent Spend could not stop ${who}.`);
+      }
+    }
+    void this.agents.scan();
+    return outcomes;
+  }
+
+  /** "Agent Spend: Stop Agent…": pick among the running agents (or the one given, from a tooltip link). */
+  async stopCommand(pid?: number): Promise<void> {
+    await this.agents.scan();
+    const running = this.agents.running;
+    if (running.length === 0) {
+      void vscode.window.showInformationMessage('Agent Spend: no agent is running in a VS Code terminal.');
+      return;
+    }
+    if (!this.host.config().allowed) {
+      void vscode.window.showWarningMessage('Agent Spend does not stop agents in an untrusted workspace.');
+      return;
+    }
+    const chosen = pid !== undefined ? running.filter((r) => r.pid === pid) : await this.pick(running, 'Stop which agent?');
+    if (chosen.length === 0) return;
+    const confirm = await vscode.window.showWarningMessage(
+      `Stop ${describe(chosen)}? Agent Spend sends SIGINT, then SIGTERM and SIGKILL if it does not exit, to the agent process only (not the shell).`,
+      { modal: true },
+      'Stop',
+    );
+    if (confirm === 'Stop') await this.stop(chosen, 'stopped by you');
+  }
+
+  private async pick(candidates: RunningAgent[], title: string): Promise<RunningAgent[]> {
+    if (candidates.length === 1) return candidates;
+    const items = candidates.map((agent) => {
+      const session = this.sessionOf(agent);
+      const running = this.host.meter()?.running.find((r) => r.sessionId === session?.sessionId);
+      return {
+        label: `$(terminal) ${agent.terminalName}`,
+        description: `${agent.agent} · pid ${agent.pid}`,
+        detail: [agent.cwd, session ? `session ${session.sessionId.slice(0, 8)}` : 'session unknown', running ? usd(running.usd) : undefined].filter(Boolean).join(' · '),
+        agent,
+      };
+    });
+    const picked = await vscode.window.showQuickPick(items, { title, canPickMany: true, placeHolder: 'Only the agent process is signalled, never its shell' });
+    return (picked ?? []).map((item) => item.agent);
+  }
+
+  private async mark(marker: StoppedMarker): Promise<void> {
+    const markers = [...this.stoppedMarkers(), marker].slice(-200);
+    await this.state.update(STOPPED, markers);
+    this.stoppedEmitter.fire(markers);
+  }
+}
+
+function spent(state: BudgetState): number {
+  return state.unit === 'usd' ? state.spentUsd : state.spentTokens;
+}
+
+export function describe(agents: RunningAgent[]): string {
+  if (agents.length === 0) return 'none';
+  return agents.map((a) => `${a.agent.replace(/-code$|-cli$/, '')} in terminal '${a.terminalName}'`).join(', ');
+}
+
+/** A cancellable notification counting down; resolves true when the user cancelled. */
+function countdown(what: string, seconds: number): Thenable<boolean> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Agent Spend', cancellable: true },
+    async (progress, token) => {
+      for (let left = seconds; left > 0; left--) {
+        if (token.isCancellationRequested) return true;
+        progress.report({ message: `${what} in ${left} s`, increment: 100 / seconds });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      return token.isCancellationRequested;
+    },
+  );
+}
+
+export type { TerminalAgent };
