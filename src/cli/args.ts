@@ -2,26 +2,38 @@
 
 import { LocalCalendar } from '../core/localTime';
 import { GROUP_BYS, type GroupBy } from '../core/report';
+import { ALL_SOURCES } from '../core/sources/registry';
+
+const AGENT_IDS = ALL_SOURCES.map((source) => source.agent);
 
 export const USAGE = `Usage:
   agent-spend report [--json] [--by session|hour|day|model|project|agent]
                      [--since YYYY-MM-DD] [--until YYYY-MM-DD]
-                     [--state-dir DIR | --no-state] [--prices FILE]
-  agent-spend watch  [--json] [--since ...] [--until ...] [--state-dir DIR | --no-state] [--prices FILE]
+                     [--state-dir DIR | --no-state] [--prices FILE] [agent options]
+  agent-spend watch  [--json] [--since ...] [--until ...] [--state-dir DIR | --no-state] [--prices FILE] [agent options]
+  agent-spend agents [--json] [agent options]     which agents are read, and from where
   agent-spend --help | --version
 
-Reads Claude Code's logs (CLAUDE_CONFIG_DIR, else $XDG_CONFIG_HOME/claude and ~/.claude) and reports
-tokens and cost per session (or per hour, day, model, project, agent). Dates are local calendar days, inclusive.
+Reads the logs of Claude Code, Codex CLI, Gemini CLI, Qwen Code, Cline, Roo Code, Kilo Code, OpenCode, Aider,
+Copilot CLI, Amp, Goose and Crush from where each keeps them (honouring CLAUDE_CONFIG_DIR, CODEX_HOME, ...) and
+reports tokens and cost per session (or per hour, day, model, project, agent). Dates are local calendar days,
+inclusive.
 
   --json          one JSON object (report), or one per line on every change (watch)
   --state-dir DIR where the ledger persists (default: $AGENT_SPEND_HOME, else the XDG state dir)
   --no-state      read everything, persist nothing
   --prices FILE   per-model price overrides, USD per million tokens:
                   {"my-model": {"input": 3, "output": 15, "cacheWrite5m": 3.75, "cacheWrite1h": 6, "cacheRead": 0.3}}
-                  (also $AGENT_SPEND_PRICES)`;
+                  (also $AGENT_SPEND_PRICES)
+
+Agent options:
+  --agent ID      read only this agent (repeatable, or comma-separated: --agent claude-code,codex)
+  --no-agent ID   do not read this agent (repeatable)
+  --dir ID=DIR    also read this agent's logs from DIR (repeatable)
+  --project DIR   a project folder, for agents that log inside projects (Aider, Crush); default: the current folder`;
 
 export interface CliOptions {
-  command: 'report' | 'watch' | 'help' | 'version';
+  command: 'report' | 'watch' | 'agents' | 'help' | 'version';
   json: boolean;
   by: GroupBy;
   sinceDay?: number;
@@ -29,12 +41,28 @@ export interface CliOptions {
   stateDir?: string;
   noState: boolean;
   pricesFile?: string;
+  /** Only these agents, when given. */
+  onlyAgents?: string[];
+  skipAgents: string[];
+  /** Extra folders per agent id. */
+  dirs: Record<string, string[]>;
+  projects: string[];
 }
 
 export class UsageError extends Error {}
 
+/** Agent ids as given (comma-separated allowed), each checked against the agents Agent Spend knows. */
+function agentIds(flag: string, text: string): string[] {
+  const ids = text.split(',').map((id) => id.trim()).filter(Boolean);
+  if (ids.length === 0) throw new UsageError(`${flag} needs an agent id`);
+  for (const id of ids) {
+    if (!AGENT_IDS.includes(id)) throw new UsageError(`${flag}: unknown agent "${id}" (known: ${AGENT_IDS.join(', ')})`);
+  }
+  return ids;
+}
+
 export function parseArgs(argv: string[]): CliOptions {
-  const options: CliOptions = { command: 'report', json: false, by: 'session', noState: false };
+  const options: CliOptions = { command: 'report', json: false, by: 'session', noState: false, skipAgents: [], dirs: {}, projects: [] };
   let commandSeen = false;
   const value = (flag: string, i: number): string => {
     const next = argv[i + 1];
@@ -76,6 +104,23 @@ export function parseArgs(argv: string[]): CliOptions {
       case '--prices':
         options.pricesFile = take();
         break;
+      case '--agent':
+        options.onlyAgents = [...(options.onlyAgents ?? []), ...agentIds(arg, take())];
+        break;
+      case '--no-agent':
+        options.skipAgents.push(...agentIds(arg, take()));
+        break;
+      case '--dir': {
+        const text = take();
+        const eq = text.indexOf('=');
+        if (eq <= 0 || eq === text.length - 1) throw new UsageError(`--dir expects AGENT=FOLDER, e.g. --dir codex=/mnt/old/.codex/sessions (got "${text}")`);
+        const [agent] = agentIds(arg, text.slice(0, eq));
+        (options.dirs[agent] ??= []).push(text.slice(eq + 1));
+        break;
+      }
+      case '--project':
+        options.projects.push(take());
+        break;
       case '--by': {
         const by = take();
         if (!GROUP_BYS.includes(by as GroupBy)) throw new UsageError(`--by must be one of ${GROUP_BYS.join(', ')} (got "${by}")`);
@@ -92,7 +137,7 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       }
       default:
-        if (!arg.startsWith('-') && !commandSeen && (arg === 'report' || arg === 'watch')) {
+        if (!arg.startsWith('-') && !commandSeen && (arg === 'report' || arg === 'watch' || arg === 'agents')) {
           if (options.command !== 'help' && options.command !== 'version') options.command = arg;
           commandSeen = true;
           break;

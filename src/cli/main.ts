@@ -2,11 +2,12 @@
 // to keep responsive); `watch` runs it in its worker thread, exactly as the extension does.
 
 import * as fs from 'node:fs';
-import { Engine, type ScanProgress } from '../core/engine';
+import * as path from 'node:path';
+import { Engine, type AgentSettings, type EngineOptions, type ScanProgress } from '../core/engine';
 import { EngineClient } from '../core/engineClient';
 import { parsePriceOverrides, type PriceOverrides } from '../core/pricing/pricing';
 import type { Report } from '../core/report';
-import { claudeCodeProjectsDirs } from '../core/sources/claudeCode';
+import { ALL_SOURCES } from '../core/sources/registry';
 import { defaultCacheDir, defaultStateDir } from '../core/stateStore';
 import { formatReport } from './format';
 import { parseArgs, UsageError, USAGE, type CliOptions } from './args';
@@ -61,7 +62,18 @@ function progressReporter(): { onProgress: (p: ScanProgress) => void; done: () =
 }
 
 function noLogsMessage(roots: string[]): string {
-  return `no logs found under ${roots.join(', ')} (set CLAUDE_CONFIG_DIR if Claude Code keeps them elsewhere)`;
+  const shown = roots.length > 6 ? [...roots.slice(0, 6), `and ${roots.length - 6} more (see \`agent-spend agents\`)`] : roots;
+  return `no logs found under ${shown.join(', ')} (set CLAUDE_CONFIG_DIR, CODEX_HOME, ... or --dir if your agents keep them elsewhere)`;
+}
+
+/** What the agent flags ask for, as the engine's per-agent settings. */
+function agentSettings(options: CliOptions): Pick<EngineOptions, 'agents' | 'workspaceFolders'> {
+  const agents: Record<string, AgentSettings> = {};
+  for (const source of ALL_SOURCES) {
+    const enabled = (options.onlyAgents ? options.onlyAgents.includes(source.agent) : true) && !options.skipAgents.includes(source.agent);
+    agents[source.agent] = { enabled, folders: options.dirs[source.agent]?.map((dir) => path.resolve(dir)) };
+  }
+  return { agents, workspaceFolders: (options.projects.length > 0 ? options.projects : [process.cwd()]).map((dir) => path.resolve(dir)) };
 }
 
 /** AGENT_SPEND_TIMING=1 prints how long each phase took, in ms since the process started (for the benchmark). */
@@ -77,8 +89,10 @@ async function runReport(options: CliOptions): Promise<void> {
     cacheDir: options.noState ? null : defaultCacheDir(process.env),
     priceOverrides: loadPrices(options),
     log: process.env.AGENT_SPEND_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,
+    ...agentSettings(options),
   });
   engine.open();
+  await engine.prepare();
   phase('loaded');
   if (engine.existingRoots().length === 0) process.stderr.write(`agent-spend: ${noLogsMessage(engine.watchRoots())}\n`);
   const progress = progressReporter();
@@ -104,13 +118,14 @@ async function runReport(options: CliOptions): Promise<void> {
 function runWatch(options: CliOptions): void {
   const tty = process.stdout.isTTY && !options.json;
   let lastWarnings = '';
-  const roots = claudeCodeProjectsDirs(process.env);
-  if (!roots.some((root) => fs.existsSync(root))) {
-    process.stderr.write(`agent-spend: ${noLogsMessage(roots)}; waiting for them to appear\n`);
+  const probe = new Engine({ env: process.env, stateDir: null, ...agentSettings(options) });
+  if (probe.existingRoots().length === 0) {
+    process.stderr.write(`agent-spend: ${noLogsMessage(probe.watchRoots())}; waiting for them to appear\n`);
   }
   const client = new EngineClient(
     {
       env: { ...process.env },
+      ...agentSettings(options),
       stateDir: stateDirOf(options),
       cacheDir: options.noState ? null : defaultCacheDir(process.env),
       priceOverrides: loadPrices(options),
@@ -143,6 +158,32 @@ function runWatch(options: CliOptions): void {
   process.on('SIGTERM', quit);
 }
 
+/** `agent-spend agents`: every agent, whether it is read, and the folders it is read from (found or not). */
+function runAgents(options: CliOptions): void {
+  const settings = agentSettings(options);
+  const engine = new Engine({ env: process.env, stateDir: null, ...settings, agents: { ...settings.agents } });
+  const read = new Map(engine.agents().map((a) => [a.agent, a]));
+  const rows = ALL_SOURCES.map((source) => {
+    const roots = read.get(source.agent)?.roots ?? [];
+    return {
+      agent: source.agent,
+      label: source.label,
+      enabled: read.has(source.agent),
+      folders: roots.map((dir) => ({ path: dir, exists: fs.existsSync(dir) })),
+    };
+  });
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ agents: rows })}\n`);
+    return;
+  }
+  const lines: string[] = [];
+  for (const row of rows) {
+    lines.push(`${row.label} (${row.agent})${row.enabled ? '' : ': off'}`);
+    for (const folder of row.folders) lines.push(`  ${folder.exists ? 'found  ' : 'missing'} ${folder.path}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 export async function main(argv: string[]): Promise<void> {
   let options: CliOptions;
   try {
@@ -165,6 +206,8 @@ export async function main(argv: string[]): Promise<void> {
       return runReport(options);
     case 'watch':
       return runWatch(options);
+    case 'agents':
+      return runAgents(options);
   }
 }
 

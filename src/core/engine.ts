@@ -101,6 +101,22 @@ export class Engine {
       }));
   }
 
+  /**
+   * Loads what the sources whose folders exist need before reading (the SQLite engine, asynchronously). Agents that
+   * are not on this machine cost nothing; call again when a folder appears.
+   */
+  async prepare(): Promise<void> {
+    for (const { source, roots } of this.sources) {
+      if (!source.prepare || !roots.some((root) => fs.existsSync(root))) continue;
+      try {
+        await source.prepare();
+      } catch (error) {
+        this.persistentWarnings.set(`prepare:${source.agent}`, `${source.label}: ${(error as Error).message}`);
+        this.log(`warning: ${source.label} cannot be read: ${(error as Error).message}`);
+      }
+    }
+  }
+
   /** The agents being read, with where each looks. */
   agents(): Array<{ agent: string; label: string; roots: string[] }> {
     return this.sources.map(({ source, roots }) => ({ agent: source.agent, label: source.label, roots }));

@@ -119,8 +119,11 @@ function startWatching(): void {
       if (appeared.length === 0) return;
       clearInterval(rootPoll!);
       rootPoll = null;
-      fullRescan();
-      startWatching();
+      // A new agent's folder may need its reader loaded (SQLite) before the rescan.
+      void engine!.prepare().then(() => {
+        fullRescan();
+        startWatching();
+      });
     }, 5000);
   }
   rescanTimer ??= setInterval(fullRescan, options.rescanIntervalMs ?? 60_000);
@@ -139,6 +142,7 @@ async function initialise(): Promise<void> {
       log: (line) => post({ type: 'log', message: line }),
     });
     engine.open();
+    await engine.prepare();
     const scan = engine.scan(undefined, (progress) => post({ type: 'progress', progress }));
     publish(scan, true);
     engine.save();

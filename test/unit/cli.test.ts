@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { assistantLine, claudeHome, CLI, FIXTURES, isolatedEnv, tempDir } from './helpers';
 
-function cli(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+function cli(args: string[], env: NodeJS.ProcessEnv, cwd = tempDir('agent-spend-cwd-')) {
+  // A fresh working folder: agents that log inside projects (Aider, Crush) look in the current folder by default.
+  return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', cwd });
 }
 
 describe('agent-spend CLI', () => {
@@ -117,5 +118,38 @@ describe('agent-spend CLI', () => {
     const run = cli(['report'], isolatedEnv(path.join(FIXTURES, 'subagent'), { AGENT_SPEND_HOME: state }));
     assert.equal(run.status, 0, run.stderr);
     assert.ok(fs.existsSync(path.join(state, 'ledger.bin')));
+  });
+
+  it('agent flags: --agent and --no-agent choose agents, --dir adds a folder, bad ids are usage errors', () => {
+    const env = isolatedEnv(path.join(FIXTURES, 'subagent'));
+    const all = JSON.parse(cli(['report', '--json', '--no-state'], env).stdout);
+    assert.ok(all.totals.requests > 0);
+    const none = cli(['report', '--json', '--no-state', '--no-agent', 'claude-code'], env);
+    assert.equal(none.status, 0, none.stderr);
+    assert.equal(JSON.parse(none.stdout).totals.requests, 0);
+    const only = JSON.parse(cli(['report', '--json', '--no-state', '--agent', 'codex,claude-code'], env).stdout);
+    assert.equal(only.totals.requests, all.totals.requests);
+    // The same transcripts through --dir, with Claude Code's own folders pointing nowhere.
+    const elsewhere = isolatedEnv(tempDir());
+    const viaDir = cli(['report', '--json', '--no-state', '--dir', `claude-code=${path.join(FIXTURES, 'subagent', 'projects')}`], elsewhere);
+    assert.equal(viaDir.status, 0, viaDir.stderr);
+    assert.equal(JSON.parse(viaDir.stdout).totals.requests, all.totals.requests);
+    for (const bad of [['--agent', 'claude'], ['--no-agent', ''], ['--dir', 'codex'], ['--dir', 'nobody=/x']]) {
+      const run = cli(['report', ...bad], env);
+      assert.equal(run.status, 2, `${bad.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /Usage:/);
+    }
+  });
+
+  it('agents --json lists every agent, whether it is read and where it looks', () => {
+    const home = tempDir();
+    const env = { ...isolatedEnv(path.join(FIXTURES, 'subagent')), HOME: home, CODEX_HOME: path.join(home, 'codex-here') };
+    const run = cli(['agents', '--json', '--no-agent', 'codex'], env);
+    assert.equal(run.status, 0, run.stderr);
+    const { agents } = JSON.parse(run.stdout) as { agents: Array<{ agent: string; enabled: boolean; folders: Array<{ path: string; exists: boolean }> }> };
+    const claude = agents.find((a) => a.agent === 'claude-code')!;
+    assert.deepEqual(claude.folders, [{ path: path.join(FIXTURES, 'subagent', 'projects'), exists: true }]);
+    assert.equal(agents.find((a) => a.agent === 'codex')?.enabled, false);
+    for (const a of agents) for (const f of a.folders) assert.ok(!f.path.startsWith(process.env.HOME + path.sep) || f.path.startsWith(home), `${a.agent} looks only below the test HOME: ${f.path}`);
   });
 });

@@ -100,6 +100,8 @@ export interface Source {
    * maps `x.db-wal` to `x.db`.
    */
   fileFor(changedPath: string): string | undefined;
+  /** Loads what reading needs and cannot load synchronously (the SQLite engine); called before a scan when a root exists. */
+  prepare?(): Promise<void>;
   /** True when nothing changed since `cursor` (default: same size, mtime and inode). */
   isUnchanged?(file: string, cursor: FileCursor, stat: fs.Stats): boolean;
   /** Reads what is new in `file` since `previous`; never throws for an unreadable file (returns `error`). */
