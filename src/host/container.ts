@@ -1,7 +1,9 @@
 // Every service of the extension, built once at activation and disposed in reverse order.
 
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BreakdownPanel } from './breakdownPanel';
+import { BudgetHookService } from './budgetHookCommands';
 import { BudgetWarnings } from './budgetWarnings';
 import { readConfig, SECTION, type AgentSpendConfig } from './config';
 import { EngineService, workspaceFolders } from './engineService';
@@ -68,6 +70,7 @@ export class Container extends Disposable {
     const redrawStatus = () => {
       if (this.engine.latest?.meter) this.statusBar.show(this.engine.latest.meter, this.config.unit, this.runningView());
     };
+    const hook = this.register(new BudgetHookService(path.join(context.globalStorageUri.fsPath, 'claude-hook'), this.log));
     this.register(this.terminalAgents.onDidChange(redrawStatus));
     this.register(this.stopper.onDidStop(() => this.breakdown.refreshView()));
     this.register(this.terminalAgents.onDidChange(() => this.breakdown.refreshView()));
@@ -77,6 +80,7 @@ export class Container extends Disposable {
       this.engine.onSnapshot((snapshot) => {
         if (!snapshot.meter) return;
         this.statusBar.show(snapshot.meter, this.config.unit, this.runningView());
+        hook.update(snapshot.meter.budgets);
         void warnings.update(snapshot.meter).catch((error: unknown) => this.log.error(`budget warnings: ${String(error)}`));
       }),
     );
