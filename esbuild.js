@@ -18,9 +18,19 @@ const pricesAsSeparateFile = {
   },
 };
 
+// SQLite (WebAssembly, for OpenCode, Goose and Crush) is loaded only where one of those agents has a folder: its
+// JavaScript and its .wasm are copied beside the bundles and required at run time.
+/** @type {import('esbuild').Plugin} */
+const sqliteAsSeparateFile = {
+  name: 'sqlite-as-separate-file',
+  setup(build) {
+    build.onResolve({ filter: /^sql\.js$/ }, () => ({ path: './sql-wasm.js', external: true }));
+  },
+};
+
 /** @type {import('esbuild').BuildOptions} */
 const nodeCommon = {
-  plugins: [pricesAsSeparateFile],
+  plugins: [pricesAsSeparateFile, sqliteAsSeparateFile],
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -63,6 +73,9 @@ async function main() {
   }
   await Promise.all(contexts.map((context) => context.rebuild()));
   await Promise.all(contexts.map((context) => context.dispose()));
+  for (const file of ['sql-wasm.js', 'sql-wasm.wasm']) {
+    require('fs').copyFileSync(require.resolve(`sql.js/dist/${file}`), `dist/${file}`);
+  }
   // npm does not keep the executable bit on a built file; the CLI must be runnable as `agent-spend`.
   require('fs').chmodSync('dist/cli.js', 0o755);
 }

@@ -189,6 +189,11 @@ export class Ledger {
       c.inputTokens[row] + c.outputTokens[row] + c.cacheWrite5mTokens[row] + c.cacheWrite1hTokens[row] + c.cacheReadTokens[row];
     const total = totalTokens(event);
     if (total !== storedTotal) return total > storedTotal;
+    // A cumulative record that carries only a running cost (Crush sessions: no per-request tokens) grows by its cost.
+    const reported = event.reportedCostUsd;
+    if (reported !== undefined && Number.isFinite(reported) && this.provenance(row) === 'reported' && reported !== c.costUsd[row]) {
+      return reported > c.costUsd[row];
+    }
     const storedSidechain = (c.flags[row] & FLAG_SIDECHAIN) !== 0;
     if (event.sidechain !== storedSidechain) return !event.sidechain;
     if (event.timestamp !== c.timestamp[row]) return event.timestamp < c.timestamp[row];
