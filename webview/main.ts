@@ -378,6 +378,7 @@ function renderGroups(message: HostMessage): void {
   frame.groups.replaceChildren(
     el('h2', {}, 'Breakdown'),
     el('div', { class: 'group' }, el('h3', {}, hourly ? 'Cost per hour' : 'Cost per day'), chartBox),
+    ...((message.groups.byAgent ?? []).length > 1 ? [groupTable('By agent', message.groups.byAgent, 'Agent')] : []),
     groupTable('By model', message.groups.byModel, 'Model'),
     groupTable('By project', message.groups.byProject, 'Project'),
   );

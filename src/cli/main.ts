@@ -94,10 +94,11 @@ async function runReport(options: CliOptions): Promise<void> {
   engine.open();
   await engine.prepare();
   phase('loaded');
-  if (engine.existingRoots().length === 0) process.stderr.write(`agent-spend: ${noLogsMessage(engine.watchRoots())}\n`);
   const progress = progressReporter();
-  engine.scan(undefined, progress.onProgress);
+  const scan = engine.scan(undefined, progress.onProgress);
   progress.done();
+  // Aider and Crush look inside the project folder, which always exists: what matters is whether any log was found.
+  if (scan.filesSeen === 0 && engine.ledger.size === 0) process.stderr.write(`agent-spend: ${noLogsMessage(engine.watchRoots())}\n`);
   phase('scanned');
   try {
     engine.save();
@@ -119,7 +120,7 @@ function runWatch(options: CliOptions): void {
   const tty = process.stdout.isTTY && !options.json;
   let lastWarnings = '';
   const probe = new Engine({ env: process.env, stateDir: null, ...agentSettings(options) });
-  if (probe.existingRoots().length === 0) {
+  if (probe.discover().length === 0) {
     process.stderr.write(`agent-spend: ${noLogsMessage(probe.watchRoots())}; waiting for them to appear\n`);
   }
   const client = new EngineClient(

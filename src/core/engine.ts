@@ -196,11 +196,6 @@ export class Engine {
     return best;
   }
 
-  /** Which roots exist; when none does, the caller says where it looked. */
-  existingRoots(): string[] {
-    return this.watchRoots().filter((dir) => fs.existsSync(dir));
-  }
-
   /**
    * Reads what is new. With `paths`, only those files (from the watcher); otherwise everything discovered.
    */

@@ -35,6 +35,7 @@ export interface SnapshotGroups {
   byProject: GroupSummary[];
   byDay: GroupSummary[];
   byHour: GroupSummary[];
+  byAgent: GroupSummary[];
 }
 
 export type ToWorker =

@@ -47,6 +47,7 @@ function publish(scan?: ScanResult, force = false): void {
             byProject: engine.report({ ...query, by: 'project' }).groups?.rows ?? [],
             byDay: engine.report({ ...query, by: 'day' }).groups?.rows ?? [],
             byHour: engine.report({ ...query, by: 'hour' }).groups?.rows ?? [],
+            byAgent: engine.report({ ...query, by: 'agent' }).groups?.rows ?? [],
           },
         }
       : {}),

@@ -36,6 +36,8 @@ export interface Meter {
   block: WindowSpend | null;
   budgets: BudgetState[];
   running: RunningSession[];
+  /** Today's spend per agent, most first (agents with none today are left out). */
+  agentsToday: Array<{ agent: string; usd: number; tokens: number; requests: number; unpricedRequests: number }>;
 }
 
 export interface MeterOptions {
@@ -123,8 +125,22 @@ export function buildMeter(ledger: Ledger, options: MeterOptions, now = Date.now
     }))
     .sort((a, b) => b.lastAt - a.lastAt);
 
+  const perAgent = new Map<number, Meter['agentsToday'][number]>();
+  for (let row = 0; row < ledger.size; row++) {
+    const t = c.timestamp[row];
+    if (t < day.start || t >= day.end) continue;
+    let spend = perAgent.get(c.agent[row]);
+    if (!spend) perAgent.set(c.agent[row], (spend = { agent: strings[c.agent[row]], usd: 0, tokens: 0, requests: 0, unpricedRequests: 0 }));
+    const cost = c.costUsd[row];
+    if (cost === cost) spend.usd += cost;
+    else spend.unpricedRequests++;
+    spend.tokens += c.inputTokens[row] + c.outputTokens[row] + c.cacheWrite5mTokens[row] + c.cacheWrite1hTokens[row] + c.cacheReadTokens[row];
+    spend.requests++;
+  }
+
   return {
     now,
+    agentsToday: [...perAgent.values()].sort((a, b) => b.usd - a.usd || b.tokens - a.tokens),
     today: spendIn(ledger, day.label, day.start, day.end),
     week: spendIn(ledger, week.label, week.start, week.end),
     month: spendIn(ledger, month.label, month.start, month.end),

@@ -64,6 +64,12 @@ export function tooltipMarkdown(meter: Meter, unit: MeterUnit, running: RunningA
   lines.push(`| This week | ${windowLine(meter.week, unit)} |`);
   lines.push(`| This month | ${windowLine(meter.month, unit)} |`);
   if (meter.block) lines.push(`| 5-hour block (until ${clock(meter.block.end)}) | ${windowLine(meter.block, unit)} |`);
+  // Per agent only when there is more than one: one agent's line would repeat "Today".
+  if ((meter.agentsToday ?? []).length > 1) {
+    for (const agent of meter.agentsToday) {
+      lines.push(`| &nbsp;&nbsp;${escapeMarkdown(agent.agent)} today | ${windowLine({ ...meter.today, ...agent }, unit)} |`);
+    }
+  }
   lines.push('');
   for (const state of meter.budgets) {
     const spent = state.unit === 'usd' ? state.spentUsd : state.spentTokens;

@@ -53,7 +53,7 @@ function budgetState(overrides: Partial<BudgetState>): BudgetState {
 }
 
 describe('status bar text', () => {
-  const meter: Meter = { now: 0, today: { ...emptyWindow, usd: 12.4, tokens: 1_200_000 }, week: emptyWindow, month: emptyWindow, block: null, budgets: [], running: [] };
+  const meter: Meter = { now: 0, today: { ...emptyWindow, usd: 12.4, tokens: 1_200_000 }, week: emptyWindow, month: emptyWindow, block: null, budgets: [], running: [], agentsToday: [] };
 
   it("shows today's spend without budgets, in dollars or tokens", () => {
     assert.equal(statusView(meter, 'usd').text, '$(pulse) $12.40 today');
@@ -68,10 +68,23 @@ describe('status bar text', () => {
   });
 
   it('escapes log-derived strings in the tooltip', () => {
-    const view = statusView({ ...meter, running: [{ agent: 'claude-code', sessionId: 's', project: '/p/<img src=x onerror=alert(1)>', model: 'claude-"q"[x](y)', usd: 1, lastAt: 0, burnPerHour: 0 }] }, 'usd');
+    const view = statusView({ ...meter, running: [{ agent: 'claude-code', sessionId: 's', project: '/p/<img src=x onerror=alert(1)>', model: 'claude-"q"[x](y)', usd: 1, firstAt: 0, lastAt: 0, burnPerHour: 0 }] }, 'usd');
     assert.ok(view.tooltip.includes('\\<img src=x onerror=alert\\(1\\)\\>'), view.tooltip);
     assert.ok(view.tooltip.includes('claude\\-"q"\\[x\\]\\(y\\)'));
     assert.doesNotMatch(view.tooltip, /(^|[^\\])</, 'no unescaped angle bracket');
+  });
+
+  it('lists agents in terminals with a Stop link (the only command links allow), names escaped', () => {
+    const running = [{ pid: 4242, agent: 'claude-code', terminalName: 'api <b>', cwd: '/w', sessionId: 'abcdef012345', usd: 2.5, burnPerHour: 1 }];
+    const view = statusView(meter, 'usd', running);
+    assert.match(view.tooltip, /\$\(terminal\) api \\<b\\> · claude\\-code · session abcdef01 · \$2\.50 · \$1\.00\/h · \[Stop\]\(command:agentSpend\.stopAgent\?%5B4242%5D /);
+  });
+
+  it('shows today per agent when more than one agent spent today', () => {
+    const two = { ...meter, agentsToday: [{ agent: 'codex', usd: 3, tokens: 10, requests: 1, unpricedRequests: 0 }, { agent: 'claude-code', usd: 1, tokens: 5, requests: 1, unpricedRequests: 0 }] };
+    const tooltip = statusView(two, 'usd').tooltip;
+    assert.ok(tooltip.indexOf('codex today | $3.00') < tooltip.indexOf('claude\\-code today | $1.00'), tooltip);
+    assert.doesNotMatch(statusView({ ...meter, agentsToday: [two.agentsToday[0]] }, 'usd').tooltip, /codex today/);
   });
 });
 
