@@ -151,6 +151,18 @@ export class Engine {
     return unique(this.sources.flatMap(({ roots }) => roots));
   }
 
+  /**
+   * What to watch: each root with the depth its agents' files lie at (Aider reads one file in a project folder: the
+   * folder is watched, not the project below it).
+   */
+  watchTargets(): Array<{ root: string; depth: number }> {
+    const depths = new Map<string, number>();
+    for (const { source, roots } of this.sources) {
+      for (const root of roots) depths.set(root, Math.max(depths.get(root) ?? 0, source.walk.maxDepth));
+    }
+    return [...depths].map(([root, depth]) => ({ root, depth }));
+  }
+
   /** Every log file of every enabled agent. Unreadable folders are reported and skipped. */
   discover(unreadable: Array<{ path: string; error: string }> = []): string[] {
     const files: string[] = [];

@@ -18,7 +18,8 @@ function post(message: FromWorker): void {
 
 let engine: Engine | null = null;
 let query: ReportQuery = {};
-let watcher: FSWatcher | null = null;
+/** One watcher per depth: a project folder (Aider, Crush) is watched alone, an agent's log tree in depth. */
+const watchers = new Map<number, FSWatcher>();
 let lastPostedRevision = -1;
 let pending = new Set<string>();
 let debounceTimer: NodeJS.Timeout | null = null;
@@ -99,19 +100,23 @@ function fullRescan(): void {
 }
 
 function startWatching(): void {
-  const roots = engine!.watchRoots();
-  const present = roots.filter((root) => fs.existsSync(root));
-  const missing = roots.filter((root) => !present.includes(root));
-  if (present.length > 0) {
-    if (!watcher) {
-      watcher = watch(present, { ignoreInitial: true, persistent: true, depth: 8 });
-      watcher.on('add', onFileEvent).on('change', onFileEvent);
-      watcher.on('error', (error) => post({ type: 'log', message: `watcher: ${String(error)}` }));
-      // Changes made while chokidar was still setting up produce no event: look once more when it is ready.
-      watcher.on('ready', fullRescan);
-    } else {
-      watcher.add(present);
+  const targets = engine!.watchTargets();
+  const present = targets.filter(({ root }) => fs.existsSync(root));
+  const missing = targets.filter((target) => !present.includes(target)).map(({ root }) => root);
+  const byDepth = new Map<number, string[]>();
+  for (const { root, depth } of present) byDepth.set(depth, [...(byDepth.get(depth) ?? []), root]);
+  for (const [depth, roots] of byDepth) {
+    const existing = watchers.get(depth);
+    if (existing) {
+      existing.add(roots);
+      continue;
     }
+    const watcher = watch(roots, { ignoreInitial: true, persistent: true, depth });
+    watcher.on('add', onFileEvent).on('change', onFileEvent);
+    watcher.on('error', (error) => post({ type: 'log', message: `watcher: ${String(error)}` }));
+    // Changes made while chokidar was still setting up produce no event: look once more when it is ready.
+    watcher.on('ready', fullRescan);
+    watchers.set(depth, watcher);
   }
   if (missing.length > 0 && !rootPoll) {
     // An agent that has never run has no folder yet; look for it now and then, and watch it once it appears.
@@ -161,7 +166,7 @@ function startTick(): void {
 async function stop(): Promise<void> {
   for (const timer of [debounceTimer, saveTimer]) if (timer) clearTimeout(timer);
   for (const timer of [rescanTimer, rootPoll, tick]) if (timer) clearInterval(timer);
-  await watcher?.close();
+  await Promise.all([...watchers.values()].map((watcher) => watcher.close()));
   safely(() => engine?.save());
   post({ type: 'stopped' });
   port!.close();

@@ -69,6 +69,15 @@ const same = (a: Totals, b: Totals) =>
 describe('live updates for every container type', () => {
   before(() => loadSqlite());
 
+  it('a project folder is watched alone, never the project below it; agent folders in depth', () => {
+    const project = tempDir('agent-spend-project-');
+    const engine = new Engine({ env: envWith({}), stateDir: null, workspaceFolders: [project] });
+    const targets = new Map(engine.watchTargets().map((t) => [t.root, t.depth]));
+    assert.equal(targets.get(project), 0, 'Aider: the chat history file at the top of the project');
+    assert.equal(targets.get(path.join(project, '.crush')), 0);
+    assert.ok((targets.get(path.join(engine.agents().find((a) => a.agent === 'claude-code')!.roots[0])) ?? 0) >= 2, 'Claude Code: projects/<folder>/<session>/subagents');
+  });
+
   it('JSONL (Codex): lines appended to a rollout reach the totals once', async () => {
     const fixture = path.join(FIXTURES, 'codex', 'cumulative');
     const full = totalsOf(envWith({ CODEX_HOME: fixture }), 'codex');
