@@ -1,0 +1,105 @@
+// The stop controller's decisions against a fake `vscode`: what each onCap does, that an untrusted workspace only
+// warns, that an ambiguous session is offered and never stopped by itself. The processes here are fakes that are
+// never signalled: any signal would go through stopAgent, which the tests watch through the log.
+
+import './useFakeVscode';
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import type * as vscode from 'vscode';
+import type { RunningAgent } from '../../src/core/agentMapping';
+import type { Budget, BudgetState } from '../../src/core/budget';
+import type { Meter } from '../../src/core/meter';
+import type { Alert } from '../../src/host/alerts';
+import type { StopConfig } from '../../src/host/config';
+import { STOP_NOW, StopController } from '../../src/host/stopController';
+import type { TerminalAgents } from '../../src/host/terminalAgents';
+import * as fake from './fakeVscode';
+
+const config = (allowed: boolean): StopConfig => ({
+  allowed,
+  countdownSeconds: 0,
+  graceSeconds: 1,
+  killAfterSeconds: 1,
+  escalateInterrupt: false,
+  interruptGraceSeconds: 60,
+  includeClaudeExtension: false,
+  patterns: {},
+  scanIntervalSeconds: 10,
+});
+
+function state(budget: Budget, extra: Partial<BudgetState> = {}): BudgetState {
+  return {
+    index: 0, budget, windowKey: 'k', windowLabel: 'today', windowStart: 0, windowEnd: 1, spentUsd: 12, spentTokens: 0, unpricedRequests: 0,
+    limit: 10, unit: 'usd', fraction: 1.2, level: 'cap', reached: [1], burnPerHour: 0, projectedCapAt: null, ...extra,
+  };
+}
+
+function agent(pid: number, cwd: string): RunningAgent {
+  // pids far above any real one: even a mistaken signal could reach nothing.
+  return { terminalId: `t${pid}`, terminalName: `term ${pid}`, shellPid: pid - 1, pid, startTicks: 1, agent: 'claude-code', cwd };
+}
+
+function controller(running: RunningAgent[], allowed: boolean, meter?: Partial<Meter>) {
+  const sent: string[] = [];
+  const terminals = new Map(running.map((a) => [a.terminalId, { name: a.terminalName, sendText: (text: string) => sent.push(`${a.terminalName}:${JSON.stringify(text)}`) }]));
+  const agents = {
+    running,
+    scan: async () => running,
+    terminalOf: (a: RunningAgent) => terminals.get(a.terminalId),
+  } as unknown as TerminalAgents;
+  const memento = new Map<string, unknown>();
+  const globalState = { get: (k: string, d?: unknown) => memento.get(k) ?? d, update: async (k: string, v: unknown) => void memento.set(k, v) } as unknown as vscode.Memento;
+  const log = fake.window.createOutputChannel('Agent Spend') as unknown as vscode.LogOutputChannel;
+  const stop = new StopController(
+    agents,
+    { meter: () => ({ running: [], ...meter }) as Meter, config: () => config(allowed), workspaceFolders: () => ['/w'], snooze: async () => undefined, showBreakdown: () => undefined },
+    globalState,
+    log,
+  );
+  return { stop, sent };
+}
+
+const alert = (s: BudgetState): Alert => ({ state: s, threshold: 1, severity: 'error', key: 'x' }) as Alert;
+
+describe('stop controller', () => {
+  beforeEach(() => {
+    fake.recorded.messages.length = 0;
+    fake.recorded.log.length = 0;
+    fake.recorded.answer = undefined;
+  });
+
+  it('onCap warn: an error notification offering Stop Now; nothing is sent anywhere', async () => {
+    const { stop, sent } = controller([agent(9_000_001, '/w/a')], true);
+    await stop.onCap(alert(state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'warn' })));
+    const [message] = fake.recorded.messages;
+    assert.equal(message.level, 'error');
+    assert.ok(message.actions.includes(STOP_NOW));
+    assert.deepEqual(sent, []);
+  });
+
+  it('an untrusted workspace only warns, whatever onCap says, and says why', async () => {
+    const { stop, sent } = controller([agent(9_000_001, '/w/a')], false);
+    await stop.onCap(alert(state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt' })));
+    assert.deepEqual(sent, []);
+    assert.match(fake.recorded.messages[0].text, /does not interrupt agents in an untrusted workspace/);
+  });
+
+  it('onCap interrupt: Ctrl+C to each counted agent\'s terminal, nothing else', async () => {
+    const { stop, sent } = controller([agent(9_000_001, '/w/a'), agent(9_000_003, '/elsewhere')], true);
+    await stop.onCap(alert(state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt', scope: 'workspace' })));
+    assert.deepEqual(sent, ['term 9000001:"\\u0003"']);
+    assert.ok(fake.recorded.log.some((l) => /sent Ctrl\+C to claude-code \(pid 9000001\)/.test(l)));
+  });
+
+  it('a session budget whose session two processes could be running: offered, never stopped by itself', async () => {
+    const running = [agent(9_000_001, '/w/a'), agent(9_000_003, '/w/a')];
+    const session = { agent: 'claude-code', sessionId: 's1', project: '/w/a', model: 'm', usd: 12, firstAt: 0, lastAt: 1, burnPerHour: 0 };
+    const { stop, sent } = controller(running, true, { running: [session] });
+    await stop.onCap(alert(state({ period: 'session', limitUsd: 10, warnAt: [], onCap: 'stop' }, { sessionId: 's1', agent: 'claude-code' })));
+    assert.deepEqual(sent, []);
+    assert.deepEqual(stop.stoppedMarkers(), []);
+    const [message] = fake.recorded.messages;
+    assert.match(message.text, /Nothing was stopped automatically: 2 processes could be running this session/);
+    assert.ok(message.actions.includes(STOP_NOW), 'the user can pick');
+  });
+});
