@@ -10,33 +10,25 @@ import { describe, it } from 'node:test';
 import { Engine } from '../../src/core/engine';
 import { aiderRoots, aiderSource, HISTORY_FILE, parseTokenFigure, parseUsageReport } from '../../src/core/sources/aider';
 import { newReadCounts, type ReadContext } from '../../src/core/sources/source';
-import { isolatedEnv, REPO, tempDir } from './helpers';
+import { copyDir, isolatedEnv, REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'aider');
 
+/** An engine that reads only Aider, in the workspace folder `workspace` (HOME is an empty temp folder). */
 function engineAt(workspace: string, env: NodeJS.ProcessEnv = {}, folders?: string[]): Engine {
-  const engine = new Engine({
-    env: isolatedEnv(tempDir(), env),
-    stateDir: null,
-    sources: [aiderSource],
+  return sourceEngine([aiderSource], isolatedEnv(tempDir(), env), {
     workspaceFolders: [workspace],
     ...(folders ? { agents: { aider: { folders } } } : {}),
   });
-  engine.open();
-  return engine;
 }
 
 function reportOf(trap: string, env: NodeJS.ProcessEnv = {}) {
-  const engine = engineAt(path.join(FIXTURES, trap), env);
-  const scan = engine.scan();
-  return { engine, scan, report: engine.report() };
+  return scanReport(engineAt(path.join(FIXTURES, trap), env));
 }
 
 /** A writable copy of a fixture folder. */
 function copyOf(trap: string): string {
-  const dir = tempDir('agent-spend-aider-');
-  fs.cpSync(path.join(FIXTURES, trap), dir, { recursive: true });
-  return dir;
+  return copyDir(path.join(FIXTURES, trap), 'agent-spend-aider-');
 }
 
 function near(actual: number | null | undefined, expected: number): void {

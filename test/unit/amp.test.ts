@@ -8,21 +8,18 @@ import { describe, it } from 'node:test';
 import { Engine } from '../../src/core/engine';
 import { ampRoots, ampSource } from '../../src/core/sources/amp';
 import { newReadCounts, type ReadContext } from '../../src/core/sources/source';
-import { isolatedEnv, REPO, tempDir } from './helpers';
+import { isolatedEnv, REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'amp');
 const THREAD = 'T-019ba25f-c9f7-752e-9a1c-ea44dcd3eea4';
 
+/** An engine that reads only Amp, with AMP_DATA_DIR at `dataDir` (HOME is an empty temp folder). */
 function engineAt(dataDir: string): Engine {
-  const engine = new Engine({ env: isolatedEnv(tempDir(), { AMP_DATA_DIR: dataDir }), stateDir: null, sources: [ampSource] });
-  engine.open();
-  return engine;
+  return sourceEngine([ampSource], isolatedEnv(tempDir(), { AMP_DATA_DIR: dataDir }));
 }
 
 function reportOf(trap: string) {
-  const engine = engineAt(path.join(FIXTURES, trap));
-  const scan = engine.scan();
-  return { engine, scan, report: engine.report() };
+  return scanReport(engineAt(path.join(FIXTURES, trap)));
 }
 
 function near(actual: number | null, expected: number): void {

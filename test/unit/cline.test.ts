@@ -17,7 +17,7 @@ import {
 } from '../../src/core/sources/cline';
 import { newReadCounts, type Source, type SourceOptions } from '../../src/core/sources/source';
 import type { UsageEvent } from '../../src/core/usage';
-import { REPO, tempDir } from './helpers';
+import { REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'cline');
 const ALL: Source[] = [clineSource, rooCodeSource, kiloCodeSource];
@@ -32,15 +32,11 @@ function homeEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv
 }
 
 function engineAt(home: string, options: { sources?: Source[]; stateDir?: string | null; env?: NodeJS.ProcessEnv } = {}): Engine {
-  const engine = new Engine({ env: homeEnv(home, options.env), stateDir: options.stateDir ?? null, sources: options.sources ?? ALL });
-  engine.open();
-  return engine;
+  return sourceEngine(options.sources ?? ALL, homeEnv(home, options.env), { stateDir: options.stateDir ?? null });
 }
 
 function fixture(trap: string) {
-  const engine = engineAt(path.join(FIXTURES, trap));
-  const scan = engine.scan();
-  return { engine, scan, report: engine.report() };
+  return scanReport(engineAt(path.join(FIXTURES, trap)));
 }
 
 function byTime(engine: Engine): LedgerRecord[] {

@@ -11,7 +11,7 @@ import { Engine } from '../../src/core/engine';
 import { codexHome, codexRoots, codexSource, decompressZstd, threadIdOfFile } from '../../src/core/sources/codex';
 import { newReadCounts, type ReadContext } from '../../src/core/sources/source';
 import type { UsageEvent } from '../../src/core/usage';
-import { isolatedEnv, REPO, tempDir } from './helpers';
+import { isolatedEnv, REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'codex');
 const A = '0198f1a2-0000-7000-8000-00000000000a';
@@ -26,15 +26,11 @@ function engineAt(home: string, extra: NodeJS.ProcessEnv = {}): Engine {
     XDG_DATA_HOME: path.join(tempDir('agent-spend-xdg-'), 'data'),
     ...extra,
   });
-  const engine = new Engine({ env, stateDir: null, sources: [codexSource] });
-  engine.open();
-  return engine;
+  return sourceEngine([codexSource], env);
 }
 
 function reportOf(fixture: string) {
-  const engine = engineAt(path.join(FIXTURES, fixture));
-  const scan = engine.scan();
-  return { engine, scan, report: engine.report() };
+  return scanReport(engineAt(path.join(FIXTURES, fixture)));
 }
 
 function sessionsById(report: ReturnType<Engine['report']>) {

@@ -9,21 +9,18 @@ import { Engine } from '../../src/core/engine';
 import { newReadCounts, type ReadContext } from '../../src/core/sources/source';
 import { copilotCliSource, copilotRoots } from '../../src/core/sources/copilotCli';
 import type { UsageEvent } from '../../src/core/usage';
-import { isolatedEnv, REPO, tempDir } from './helpers';
+import { isolatedEnv, REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'copilot-cli');
 const SESSION = '5a1d2c3e-0000-4000-8000-000000000001';
 
+/** An engine that reads only Copilot CLI, with COPILOT_HOME at `copilotHome` (HOME is an empty temp folder). */
 function engineAt(copilotHome: string): Engine {
-  const engine = new Engine({ env: isolatedEnv(tempDir(), { COPILOT_HOME: copilotHome }), stateDir: null, sources: [copilotCliSource] });
-  engine.open();
-  return engine;
+  return sourceEngine([copilotCliSource], isolatedEnv(tempDir(), { COPILOT_HOME: copilotHome }));
 }
 
 function reportOf(trap: string) {
-  const engine = engineAt(path.join(FIXTURES, trap));
-  const scan = engine.scan();
-  return { engine, scan, report: engine.report() };
+  return scanReport(engineAt(path.join(FIXTURES, trap)));
 }
 
 /** A writable copy of a fixture's events.jsonl in a temp COPILOT_HOME. */

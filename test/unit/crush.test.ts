@@ -10,27 +10,19 @@ import { Engine } from '../../src/core/engine';
 import { crushGlobalDataDir, crushSource } from '../../src/core/sources/crush';
 import { loadSqlite } from '../../src/core/sqlite';
 import { appendWalCommit } from '../fixtures/sqlite/walWriter';
-import { isolatedEnv, REPO, tempDir } from './helpers';
+import { copyDir, isolatedEnv, REPO, sourceEngine, tempDir } from './helpers';
 
 const PROJECT = path.join(REPO, 'test', 'fixtures', 'crush', 'project');
 const A = '8c1e7f2a-3b4d-4e5f-9a6b-7c8d9e0f1a2b';
 const S0 = 1782900000;
 
+/** An engine that reads only Crush, in `workspaceFolders` (HOME and XDG_DATA_HOME are empty temp folders). */
 function engineOn(workspaceFolders: string[], env: NodeJS.ProcessEnv = {}): Engine {
-  const engine = new Engine({
-    env: isolatedEnv(tempDir(), { XDG_DATA_HOME: tempDir(), ...env }),
-    stateDir: null,
-    sources: [crushSource],
-    workspaceFolders,
-  });
-  engine.open();
-  return engine;
+  return sourceEngine([crushSource], isolatedEnv(tempDir(), { XDG_DATA_HOME: tempDir(), ...env }), { workspaceFolders });
 }
 
 function copyProject(): string {
-  const dir = tempDir('agent-spend-crush-');
-  fs.cpSync(PROJECT, dir, { recursive: true });
-  return dir;
+  return copyDir(PROJECT, 'agent-spend-crush-');
 }
 
 describe('Crush', () => {

@@ -9,28 +9,19 @@ import { Engine } from '../../src/core/engine';
 import { geminiRoots, geminiSource, partitionGeminiTokens, type GeminiTokens } from '../../src/core/sources/gemini';
 import { newReadCounts, type ReadContext } from '../../src/core/sources/source';
 import type { UsageEvent } from '../../src/core/usage';
-import { REPO, tempDir } from './helpers';
+import { agentEnv, REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'gemini-cli');
 const SHOP = '/home/ana/src/shop';
 const S = '9b2d7c1e-5a6f-4e3b-8c9d-0e1f2a3b4c5d';
 
-/** An environment whose only Gemini CLI home is `geminiHome` (HOME is an empty temp folder). */
-function envFor(geminiHome: string): NodeJS.ProcessEnv {
-  const home = tempDir('agent-spend-home-');
-  return { HOME: home, USERPROFILE: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local', 'share'), GEMINI_CLI_HOME: geminiHome };
-}
-
+/** An engine that reads only Gemini CLI, from `geminiHome` (HOME is an empty temp folder). */
 function engineOn(geminiHome: string): Engine {
-  const engine = new Engine({ env: envFor(geminiHome), stateDir: null, sources: [geminiSource] });
-  engine.open();
-  return engine;
+  return sourceEngine([geminiSource], agentEnv({ GEMINI_CLI_HOME: geminiHome }));
 }
 
 function reportOf(trap: string) {
-  const engine = engineOn(path.join(FIXTURES, trap));
-  const scan = engine.scan();
-  return { engine, scan, report: engine.report() };
+  return scanReport(engineOn(path.join(FIXTURES, trap)));
 }
 
 describe('Gemini CLI traps', () => {

@@ -10,16 +10,15 @@ import type { LedgerRecord } from '../../src/core/ledger';
 import { gooseSource, parseGooseTime } from '../../src/core/sources/goose';
 import { loadSqlite } from '../../src/core/sqlite';
 import { appendWalCommit } from '../fixtures/sqlite/walWriter';
-import { isolatedEnv, REPO, tempDir } from './helpers';
+import { copyDir, isolatedEnv, REPO, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'goose');
 const CURRENT = path.join(FIXTURES, 'current');
 const PATH_ROOT = path.join(FIXTURES, 'path-root');
 
+/** An engine that reads only Goose, with `env` (HOME is an empty temp folder). */
 function engineOn(env: NodeJS.ProcessEnv): Engine {
-  const engine = new Engine({ env: isolatedEnv(tempDir(), env), stateDir: null, sources: [gooseSource] });
-  engine.open();
-  return engine;
+  return sourceEngine([gooseSource], isolatedEnv(tempDir(), env));
 }
 
 function record(engine: Engine, sessionId: string): LedgerRecord {
@@ -29,9 +28,7 @@ function record(engine: Engine, sessionId: string): LedgerRecord {
 }
 
 function copyOf(dir: string): string {
-  const copy = tempDir('agent-spend-goose-');
-  fs.cpSync(dir, copy, { recursive: true });
-  return copy;
+  return copyDir(dir, 'agent-spend-goose-');
 }
 
 describe('Goose', () => {

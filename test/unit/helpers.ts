@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import { Engine, type EngineOptions } from '../../src/core/engine';
 import { descendants, readProcessTable } from '../../src/core/processes';
+import type { Source } from '../../src/core/sources/source';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const FIXTURES = path.join(REPO, 'test', 'fixtures', 'claude-code');
@@ -20,10 +21,39 @@ export function tempDir(prefix = 'agent-spend-test-'): string {
   return dir;
 }
 
+/** A writable copy of the folder `source` in a fresh temp folder (tests that write never touch committed fixtures). */
+export function copyDir(source: string, prefix?: string): string {
+  const dir = tempDir(prefix);
+  fs.cpSync(source, dir, { recursive: true });
+  return dir;
+}
+
 /** An environment that can only see `configDir` (and an empty temp HOME). */
 export function isolatedEnv(configDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const home = tempDir('agent-spend-home-');
   return { HOME: home, USERPROFILE: home, XDG_CONFIG_HOME: path.join(home, '.config'), CLAUDE_CONFIG_DIR: configDir, ...extra };
+}
+
+/**
+ * An environment with an empty temp HOME (also USERPROFILE), XDG_CONFIG_HOME and XDG_DATA_HOME below it, and `vars`
+ * (typically the one variable naming the agent's folder): nothing of this machine's home or variables.
+ */
+export function agentEnv(vars: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const home = tempDir('agent-spend-home-');
+  return { HOME: home, USERPROFILE: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local', 'share'), ...vars };
+}
+
+/** An opened engine that reads only `sources`, sees only `env` and keeps its state in memory (unless `options` say). */
+export function sourceEngine(sources: readonly Source[], env: NodeJS.ProcessEnv, options: Partial<EngineOptions> = {}): Engine {
+  const engine = new Engine({ env, stateDir: null, sources, ...options });
+  engine.open();
+  return engine;
+}
+
+/** Scans with `engine`, then returns it with the scan's result and the report that follows. */
+export function scanReport(engine: Engine) {
+  const scan = engine.scan();
+  return { engine, scan, report: engine.report() };
 }
 
 export function engineFor(configDir: string, options: Partial<EngineOptions> = {}): Engine {
@@ -34,9 +64,7 @@ export function engineFor(configDir: string, options: Partial<EngineOptions> = {
 
 /** Scans a fixture folder in memory and returns its report. */
 export function reportOf(fixture: string, options: Partial<EngineOptions> = {}) {
-  const engine = engineFor(path.join(FIXTURES, fixture), options);
-  const scan = engine.scan();
-  return { engine, scan, report: engine.report() };
+  return scanReport(engineFor(path.join(FIXTURES, fixture), options));
 }
 
 let counter = 0;

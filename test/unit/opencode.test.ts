@@ -12,15 +12,14 @@ import { kiloCliSource, opencodeSource } from '../../src/core/sources/opencode';
 import { newReadCounts } from '../../src/core/sources/source';
 import { loadSqlite, type SqlDatabase } from '../../src/core/sqlite';
 import { appendWalCommit } from '../fixtures/sqlite/walWriter';
-import { isolatedEnv, REPO, tempDir } from './helpers';
+import { copyDir, isolatedEnv, REPO, sourceEngine, tempDir } from './helpers';
 
 const XDG = path.join(REPO, 'test', 'fixtures', 'opencode', 'xdg-data');
 const T0 = 1782900000000;
 
+/** An engine that reads only `sources`, with XDG_DATA_HOME at `xdgData` (HOME is an empty temp folder). */
 function engineOn(xdgData: string, sources = [opencodeSource], extra: NodeJS.ProcessEnv = {}): Engine {
-  const engine = new Engine({ env: isolatedEnv(tempDir(), { XDG_DATA_HOME: xdgData, ...extra }), stateDir: null, sources });
-  engine.open();
-  return engine;
+  return sourceEngine(sources, isolatedEnv(tempDir(), { XDG_DATA_HOME: xdgData, ...extra }));
 }
 
 function bySession(engine: Engine) {
@@ -33,9 +32,7 @@ function recordsOf(engine: Engine, sessionId: string): LedgerRecord[] {
 
 /** A writable copy of the fixture data folder. */
 function copyXdg(): string {
-  const dir = tempDir('agent-spend-opencode-');
-  fs.cpSync(XDG, dir, { recursive: true });
-  return dir;
+  return copyDir(XDG, 'agent-spend-opencode-');
 }
 
 function stepFinish(tokens: { input: number; output: number; read?: number; write?: number }, cost: number): string {

@@ -9,28 +9,19 @@ import { describe, it } from 'node:test';
 import { Engine } from '../../src/core/engine';
 import { qwenRoots, qwenSource } from '../../src/core/sources/qwen';
 import { newReadCounts, type ReadContext } from '../../src/core/sources/source';
-import { REPO, tempDir } from './helpers';
+import { agentEnv, REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'qwen-code');
 const SHOP = '/home/ana/src/shop';
 const S = '69f0814a-8bfc-4c8e-93d3-05757f17b96f';
 
-/** An environment whose only Qwen Code folder is `qwenHome` (HOME is an empty temp folder). */
-function envFor(qwenHome: string): NodeJS.ProcessEnv {
-  const home = tempDir('agent-spend-home-');
-  return { HOME: home, USERPROFILE: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_DATA_HOME: path.join(home, '.local', 'share'), QWEN_HOME: qwenHome };
-}
-
+/** An engine that reads only Qwen Code, from `qwenHome` (HOME is an empty temp folder). */
 function engineOn(qwenHome: string): Engine {
-  const engine = new Engine({ env: envFor(qwenHome), stateDir: null, sources: [qwenSource] });
-  engine.open();
-  return engine;
+  return sourceEngine([qwenSource], agentEnv({ QWEN_HOME: qwenHome }));
 }
 
 function reportOf(trap: string) {
-  const engine = engineOn(path.join(FIXTURES, trap));
-  const scan = engine.scan();
-  return { engine, scan, report: engine.report() };
+  return scanReport(engineOn(path.join(FIXTURES, trap)));
 }
 
 describe('Qwen Code traps', () => {

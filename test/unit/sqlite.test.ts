@@ -18,7 +18,7 @@ import {
 } from '../../src/core/sqlite';
 import { newReadCounts, type ReadContext } from '../../src/core/sources/source';
 import { appendWalCommit, resignWal } from '../fixtures/sqlite/walWriter';
-import { REPO, tempDir } from './helpers';
+import { copyDir, REPO, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'sqlite');
 
@@ -39,9 +39,7 @@ function rowsOf(file: string): Array<[number, string]> {
 
 /** A copy of a fixture folder in a temp folder (tests that write must never touch the committed files). */
 function copyFixture(name: string): string {
-  const dir = tempDir('agent-spend-sqlite-');
-  fs.cpSync(path.join(FIXTURES, name), dir, { recursive: true });
-  return path.join(dir, 'app.db');
+  return path.join(copyDir(path.join(FIXTURES, name), 'agent-spend-sqlite-'), 'app.db');
 }
 
 function context(): ReadContext & { events: number } {
