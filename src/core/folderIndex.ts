@@ -18,6 +18,12 @@ export interface WalkOptions {
   isWanted: (name: string) => boolean;
 }
 
+function sameNames(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class FolderIndex {
   readonly listings: Map<string, FolderListing>;
   changed = false;
@@ -97,9 +103,12 @@ export class FolderIndex {
         }
       }
       // A listing made in the same clock tick as the folder's last change might miss a change made right after.
+      const previous = listing;
       listing = [Date.now() - mtimeMs > SAFETY_MS ? mtimeMs : -1, wanted, folders];
       this.listings.set(key, listing);
-      this.changed = true;
+      // Only a different set of entries is worth rewriting the state file for (a project folder's mtime moves with
+      // every file saved in it); a new mtime alone is kept in memory and saved with the next real change.
+      if (!previous || !sameNames(previous[1], wanted) || !sameNames(previous[2], folders)) this.changed = true;
     }
     // Plain concatenation: `dir` is already normal and names have no separators (path.join normalises, slowly).
     const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;

@@ -174,6 +174,18 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
   const groupSlots = new SlotIndex(groupByDay ? calendar.dayNumber(Date.now()) - 4000 : 0, groupByDay ? 8000 : groupByHour ? 0 : strings.length);
   const groups = new Sums(64);
   const groupKeys: number[] = [];
+  // Declared once, not per row: a closure per row was most of a cold (not yet optimised) report.
+  const newSession = (agent: number, session: number, project: number, timestamp: number): number => {
+    const created = sessions.slot();
+    sessionAgent[created] = agent;
+    sessionId[created] = session;
+    sessionProject[created] = project;
+    sessionFirst[created] = timestamp;
+    sessionLast[created] = timestamp;
+    sessionModels[created] = new Set();
+    sessionLastModel[created] = -1;
+    return created;
+  };
 
   for (let row = 0; row < ledger.size; row++) {
     const timestamp = c.timestamp[row];
@@ -195,9 +207,9 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
     if (slot >= 0 && sessionAgent[slot] !== agent) {
       const key = `${agent}:${session}`;
       slot = collidingSessions.get(key) ?? -1;
-      if (slot < 0) collidingSessions.set(key, (slot = newSession()));
+      if (slot < 0) collidingSessions.set(key, (slot = newSession(agent, session, c.project[row], timestamp)));
     } else if (slot < 0) {
-      sessionSlots.set(session, (slot = newSession()));
+      sessionSlots.set(session, (slot = newSession(agent, session, c.project[row], timestamp)));
     }
     sessions.add(slot, input, output, cacheCreation, cacheRead, cost);
     const model = c.model[row];
@@ -229,17 +241,6 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
       groups.add(group, input, output, cacheCreation, cacheRead, cost);
     }
 
-    function newSession(): number {
-      const created = sessions.slot();
-      sessionAgent[created] = agent;
-      sessionId[created] = session;
-      sessionProject[created] = c.project[row];
-      sessionFirst[created] = timestamp;
-      sessionLast[created] = timestamp;
-      sessionModels[created] = new Set();
-      sessionLastModel[created] = -1;
-      return created;
-    }
   }
 
   const order = Array.from({ length: sessions.size }, (_, slot) => slot).sort((a, b) => sessionLast[b] - sessionLast[a]);
