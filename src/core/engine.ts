@@ -37,6 +37,8 @@ export interface EngineOptions {
   agents?: Record<string, AgentSettings>;
   /** Folders the user works in, for agents that log inside projects (Aider, Crush). */
   workspaceFolders?: string[];
+  /** Honour sources' `minReadIntervalMs` (the live worker; a one-shot report reads everything at once). */
+  throttle?: boolean;
 }
 
 interface ScanPlan {
@@ -62,6 +64,8 @@ export interface ScanResult extends ReadCounts {
   eventsAdded: number;
   eventsReplaced: number;
   unreadable: Array<{ path: string; error: string }>;
+  /** Files that changed but were read too recently (SQLite databases): read them again after `inMs`. */
+  deferred: Array<{ file: string; inMs: number }>;
   durationMs: number;
 }
 
@@ -81,6 +85,8 @@ export class Engine {
   private readonly sources: Array<{ source: Source; roots: string[] }>;
   /** Which source a discovered file belongs to. */
   private readonly owners = new Map<string, Source>();
+  /** When each file was last read, for sources that must not be read more often than `minReadIntervalMs`. */
+  private readonly lastReadAt = new Map<string, number>();
 
   constructor(private readonly options: EngineOptions) {
     this.prices = new PriceBook(options.priceOverrides, options.cacheDir ? path.join(options.cacheDir, 'rate-cards.json') : undefined);
@@ -153,14 +159,41 @@ export class Engine {
 
   /**
    * What to watch: each root with the depth its agents' files lie at (Aider reads one file in a project folder: the
-   * folder is watched, not the project below it).
+   * folder is watched, not the project below it), and the folder names below it that hold no logs (never watched).
+   * A root that is a file (a database named by an environment variable) is watched through its folder, alone.
    */
-  watchTargets(): Array<{ root: string; depth: number }> {
-    const depths = new Map<string, number>();
+  watchTargets(): Array<{ root: string; depth: number; skip: ReadonlySet<string> }> {
+    const targets = new Map<string, { root: string; depth: number; skip: Set<string> }>();
     for (const { source, roots } of this.sources) {
-      for (const root of roots) depths.set(root, Math.max(depths.get(root) ?? 0, source.walk.maxDepth));
+      for (const root of roots) {
+        const file = this.isFileRoot(root);
+        const watched = file ? path.dirname(root) : root;
+        const depth = file ? 0 : source.walk.maxDepth;
+        const target = targets.get(watched);
+        if (!target) targets.set(watched, { root: watched, depth, skip: new Set(source.walk.skipFolders) });
+        else {
+          target.depth = Math.max(target.depth, depth);
+          // A name is skipped only when every agent reading this folder skips it.
+          for (const name of target.skip) if (!source.walk.skipFolders.has(name) && !file) target.skip.delete(name);
+        }
+      }
     }
-    return [...depths].map(([root, depth]) => ({ root, depth }));
+    return [...targets.values()];
+  }
+
+  /** Roots that are files, not folders (looked up once; a root that does not exist yet is a folder). */
+  private readonly fileRoots = new Map<string, boolean>();
+  private isFileRoot(root: string): boolean {
+    let file = this.fileRoots.get(root);
+    if (file === undefined) {
+      try {
+        file = fs.statSync(root).isFile();
+      } catch {
+        return false; // not there yet: ask again later
+      }
+      this.fileRoots.set(root, file);
+    }
+    return file;
   }
 
   /** Every log file of every enabled agent. Unreadable folders are reported and skipped. */
@@ -178,6 +211,12 @@ export class Engine {
         }
         if (seen.has(real)) continue;
         seen.add(real);
+        if (this.isFileRoot(dir)) {
+          // A file named by the user or an environment variable: that file, not its folder.
+          files.push(dir);
+          this.owners.set(dir, source);
+          continue;
+        }
         const from = files.length;
         // Claude Code's listings keep their historical, unprefixed keys in the state file.
         this.folders.walk(dir, source.walk, files, unreadable, visited, source.agent === CLAUDE_CODE ? '' : source.agent);
@@ -186,6 +225,16 @@ export class Engine {
     }
     this.folders.retainOnly(visited);
     return files;
+  }
+
+  /** True when the watcher need not look at `changed`: a folder below a root that no agent reading it looks into. */
+  isIgnoredByWatch(changed: string, targets: ReadonlyArray<{ root: string; skip: ReadonlySet<string> }>): boolean {
+    for (const { root, skip } of targets) {
+      if (skip.size === 0 || !changed.startsWith(root + path.sep)) continue;
+      const below = changed.slice(root.length + 1).split(path.sep);
+      if (below.some((name) => skip.has(name))) return true;
+    }
+    return false;
   }
 
   /**
@@ -198,7 +247,11 @@ export class Engine {
     for (const { source, roots } of this.sources) {
       for (const root of roots) {
         if (root.length <= bestLength) continue;
-        if (changedPath !== root && !changedPath.startsWith(root.endsWith(path.sep) ? root : root + path.sep)) continue;
+        // A file root owns itself and its companions (`x.db-wal`); a folder root what lies below it.
+        const inside = this.isFileRoot(root)
+          ? changedPath.startsWith(root) && path.dirname(changedPath) === path.dirname(root)
+          : changedPath === root || changedPath.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+        if (!inside) continue;
         const file = source.fileFor(changedPath);
         if (file === undefined) continue;
         best = { file, source };
@@ -239,6 +292,7 @@ export class Engine {
       log: this.log,
     };
     for (const { file, source } of files) {
+      if (source.minReadIntervalMs) this.lastReadAt.set(file, Date.now());
       this.applyRead(plan, source.read(file, this.cursors.get(file), context));
       plan.progress.filesDone++;
       plan.progress.bytesDone = plan.result.bytesRead;
@@ -263,6 +317,7 @@ export class Engine {
       eventsAdded: 0,
       eventsReplaced: 0,
       unreadable,
+      deferred: [],
       durationMs: 0,
     };
     result.filesSeen = files.length;
@@ -287,6 +342,13 @@ export class Engine {
       }
       if (!stat.isFile()) continue;
       if (cursor && (source.isUnchanged ? source.isUnchanged(file, cursor, stat) : isUnchanged(cursor, stat))) continue;
+      if (cursor && source.minReadIntervalMs && this.options.throttle) {
+        const since = started - (this.lastReadAt.get(file) ?? 0);
+        if (since < source.minReadIntervalMs) {
+          result.deferred.push({ file, inMs: source.minReadIntervalMs - since });
+          continue;
+        }
+      }
       const bytes = Math.max(0, stat.size - (cursor?.offset ?? 0));
       pending.push({ file, source, bytes });
       bytesTotal += bytes;

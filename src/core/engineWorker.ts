@@ -82,11 +82,29 @@ function flush(): void {
     const scan = engine!.scan(paths);
     publish(scan);
     scheduleSave();
+    deferAgain(scan);
   });
 }
 
+/** Files read too recently to read again yet (SQLite): one trailing read when their interval is over. */
+let deferredTimer: NodeJS.Timeout | null = null;
+function deferAgain(scan: ScanResult): void {
+  if (scan.deferred.length === 0 || deferredTimer) return;
+  const wait = Math.max(...scan.deferred.map((d) => d.inMs)) + 10;
+  const files = scan.deferred.map((d) => d.file);
+  deferredTimer = setTimeout(() => {
+    deferredTimer = null;
+    for (const file of files) pending.add(file);
+    if (!debounceTimer) debounceTimer = setTimeout(flush, 0);
+  }, wait);
+}
+
 function onFileEvent(file: string): void {
-  if (!engine?.route(file)) return; // not a log file of an enabled agent
+  let wanted = false;
+  safely(() => {
+    wanted = !!engine?.route(file);
+  });
+  if (!wanted) return; // not a log file of an enabled agent
   pending.add(file);
   if (!debounceTimer) debounceTimer = setTimeout(flush, options.debounceMs ?? 40);
 }
@@ -96,6 +114,7 @@ function fullRescan(): void {
     const scan = engine!.scan();
     publish(scan);
     scheduleSave();
+    deferAgain(scan);
   });
 }
 
@@ -111,7 +130,10 @@ function startWatching(): void {
       existing.add(roots);
       continue;
     }
-    const watcher = watch(roots, { ignoreInitial: true, persistent: true, depth });
+    // Folders no agent reads (tool outputs, checkpoints, OpenCode's part store) are never watched: tens of thousands
+    // of them would exhaust the system's watches and break live updates for every agent.
+    const ignored = (file: string) => engine!.isIgnoredByWatch(file, targets);
+    const watcher = watch(roots, { ignoreInitial: true, persistent: true, depth, ignored });
     watcher.on('add', onFileEvent).on('change', onFileEvent);
     watcher.on('error', (error) => post({ type: 'log', message: `watcher: ${String(error)}` }));
     // Changes made while chokidar was still setting up produce no event: look once more when it is ready.
@@ -128,7 +150,7 @@ function startWatching(): void {
       // A new agent's folder may need its reader loaded (SQLite) before the rescan.
       void engine!.prepare().then(() => {
         fullRescan();
-        startWatching();
+        safely(startWatching);
       });
     }, 5000);
   }
@@ -145,6 +167,7 @@ async function initialise(): Promise<void> {
       priceOverrides: options.priceOverrides,
       agents: options.agents,
       workspaceFolders: options.workspaceFolders,
+      throttle: true,
       log: (line) => post({ type: 'log', message: line }),
     });
     engine.open();
@@ -164,7 +187,7 @@ function startTick(): void {
 }
 
 async function stop(): Promise<void> {
-  for (const timer of [debounceTimer, saveTimer]) if (timer) clearTimeout(timer);
+  for (const timer of [debounceTimer, saveTimer, deferredTimer]) if (timer) clearTimeout(timer);
   for (const timer of [rescanTimer, rootPoll, tick]) if (timer) clearInterval(timer);
   await Promise.all([...watchers.values()].map((watcher) => watcher.close()));
   safely(() => engine?.save());

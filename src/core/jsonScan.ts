@@ -96,7 +96,13 @@ export function decodeString(buf: Buffer, start: number, end: number): string {
     }
   }
   if (!escaped) return buf.toString('utf8', start + 1, end - 1);
-  return JSON.parse(buf.toString('utf8', start, end)) as string;
+  try {
+    return JSON.parse(buf.toString('utf8', start, end)) as string;
+  } catch {
+    // An escape JSON does not allow (`"C:\q"`, written by a careless tool): the scanner accepted the string, so keep
+    // its text rather than fail the whole file on it.
+    return buf.toString('utf8', start + 1, end - 1);
+  }
 }
 
 /**

@@ -41,6 +41,9 @@ const HOT_JOURNAL_MAGIC = Buffer.from([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63,
 
 export const SQLITE_NOT_LOADED = 'SQLite engine not loaded yet';
 
+/** A database is read whole for every change: while an agent streams, read it at most this often. */
+export const SQLITE_READ_INTERVAL_MS = 3000;
+
 let engine: initSqlJs.SqlJsStatic | null = null;
 let loading: Promise<void> | null = null;
 

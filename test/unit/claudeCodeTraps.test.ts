@@ -181,4 +181,17 @@ describe('timestamp parsing', () => {
       else assert.equal(actual, expected, text);
     }
   });
+
+  it('a string with an escape JSON does not allow keeps its text instead of failing the file', () => {
+    const { configDir, transcript } = claudeHome();
+    // `\q` is not a JSON escape; a careless writer produced it. The line and the ones after it still count.
+    const bad = assistantLine({ sessionId: SESSION, messageId: 'm-bad', cwd: 'CWD' }).replace('"CWD"', '"C:\\q\\shop"'.replace(/\\\\/g, '\\'));
+    assert.ok(bad.includes('"C:\\q\\shop"'), bad.slice(0, 200));
+    fs.writeFileSync(transcript(SESSION), `${bad}\n${assistantLine({ sessionId: SESSION, messageId: 'm-next' })}\n`);
+    const engine = engineFor(configDir);
+    const scan = engine.scan();
+    assert.deepEqual(scan.unreadable, []);
+    assert.equal(engine.report().totals.requests, 2);
+    assert.ok(engine.report().sessions.some((s) => s.project === 'C:\\q\\shop'));
+  });
 });

@@ -128,6 +128,58 @@ describe('live updates for every container type', () => {
     }
   });
 
+  it('a database named by OPENCODE_DB in the home folder: that file is read and watched alone, not the home folder', () => {
+    const home = tempDir('agent-spend-home-');
+    const fixtureDb = path.join(FIXTURES, 'opencode', 'xdg-data', 'opencode', 'opencode-beta.db');
+    fs.copyFileSync(fixtureDb, path.join(home, 'my-opencode.db'));
+    // Things in the home folder that look like OpenCode's files must not be read.
+    fs.copyFileSync(fixtureDb, path.join(home, 'opencode-other.db'));
+    fs.mkdirSync(path.join(home, 'notes', 'part'), { recursive: true });
+    const env = envWith({ HOME: home, XDG_DATA_HOME: path.join(home, 'no-data'), OPENCODE_DB: path.join(home, 'my-opencode.db') });
+    const engine = new Engine({ env, stateDir: null, agents: { 'claude-code': { enabled: false } } });
+    const files = engine.discover();
+    assert.deepEqual(files, [path.join(home, 'my-opencode.db')]);
+    const targets = engine.watchTargets();
+    assert.deepEqual(targets.find((t) => t.root === home)?.depth, 0, 'the home folder is watched alone');
+    assert.equal(engine.route(path.join(home, 'my-opencode.db-wal'))?.file, path.join(home, 'my-opencode.db'));
+    assert.equal(engine.route(path.join(home, 'opencode-other.db')), undefined);
+  });
+
+  it('folders no agent reads are not watched', () => {
+    const data = tempDir('agent-spend-data-');
+    const engine = new Engine({ env: envWith({ XDG_DATA_HOME: data }), stateDir: null });
+    const targets = engine.watchTargets();
+    const opencode = path.join(data, 'opencode');
+    assert.ok(engine.isIgnoredByWatch(path.join(opencode, 'storage', 'part', 'msg_1'), targets), 'OpenCode parts');
+    assert.ok(!engine.isIgnoredByWatch(path.join(opencode, 'storage', 'message', 'ses_1'), targets), 'OpenCode messages');
+    assert.ok(!engine.isIgnoredByWatch(path.join(opencode, 'opencode.db-wal'), targets));
+  });
+
+  it('a database changed again right after a read waits for its interval, then is read once (worker only)', async () => {
+    const data = tempDir('agent-spend-opencode-');
+    fs.cpSync(path.join(FIXTURES, 'opencode', 'xdg-data'), data, { recursive: true });
+    const engine = new Engine({ env: envWith({ XDG_DATA_HOME: data }), stateDir: null, throttle: true, agents: { 'claude-code': { enabled: false } } });
+    engine.open();
+    await engine.prepare();
+    engine.scan();
+    const before = engine.report().totals.outputTokens;
+    const db = path.join(data, 'opencode', 'opencode.db');
+    const at = Date.now();
+    appendWalCommit(db, (sql) => {
+      sql.run('INSERT INTO part VALUES (?, ?, ?, ?, ?, ?)', ['prt_soon', 'msg_multi', 'ses_multi', at, at, JSON.stringify({ type: 'step-finish', reason: 'stop', tokens: { input: 1, output: 5, reasoning: 0, cache: { read: 0, write: 0 } }, cost: 0 })]);
+      sql.run('UPDATE message SET time_updated = ? WHERE id = ?', [at, 'msg_multi']);
+    });
+    const soon = engine.scan([`${db}-wal`]);
+    assert.equal(soon.filesRead, 0, 'read a moment ago: not again yet');
+    assert.equal(soon.deferred.length, 1);
+    assert.equal(soon.deferred[0].file, db);
+    assert.ok(soon.deferred[0].inMs > 0 && soon.deferred[0].inMs <= opencodeSource.minReadIntervalMs!);
+    await new Promise((r) => setTimeout(r, soon.deferred[0].inMs + 20));
+    const later = engine.scan([`${db}-wal`]);
+    assert.equal(later.filesRead, 1);
+    assert.equal(engine.report().totals.outputTokens, before + 5);
+  });
+
   it('SQLite (OpenCode): a step committed to the live WAL is read once', async () => {
     const fixture = path.join(FIXTURES, 'opencode', 'xdg-data');
     const data = tempDir('agent-spend-opencode-');

@@ -265,16 +265,16 @@ describe('OpenCode', () => {
       assert.deepEqual(opencodeSource.roots({ env: env(), extraDirs: ['/more'] }), [path.join(home, '.local', 'share', 'opencode'), '/more']);
     });
 
-    it('OPENCODE_DB / KILO_DB: an absolute path adds its folder and name; a relative one is under the data folder', () => {
+    it('OPENCODE_DB / KILO_DB: the named file itself (never its folder); a relative one is under the data folder', () => {
       assert.deepEqual(opencodeSource.roots({ env: env({ OPENCODE_DB: '/srv/oc/custom-name.sqlite' }) }), [
         path.join(home, '.local', 'share', 'opencode'),
-        '/srv/oc',
+        '/srv/oc/custom-name.sqlite',
       ]);
       assert.equal(opencodeSource.walk.isWanted('custom-name.sqlite'), true);
       assert.equal(opencodeSource.fileFor('/srv/oc/custom-name.sqlite-wal'), '/srv/oc/custom-name.sqlite');
       assert.deepEqual(kiloCliSource.roots({ env: env({ KILO_DB: 'sub/k.db' }) }), [
         path.join(home, '.local', 'share', 'kilo'),
-        path.join(home, '.local', 'share', 'kilo', 'sub'),
+        path.join(home, '.local', 'share', 'kilo', 'sub', 'k.db'),
       ]);
       assert.deepEqual(opencodeSource.roots({ env: env({ OPENCODE_DB: ':memory:' }) }), [path.join(home, '.local', 'share', 'opencode')]);
     });

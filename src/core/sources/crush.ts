@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
 import type { UsageEvent } from '../usage';
-import { columnsOf, eachRow, loadSqlite, numberOf, readSqlite, sqliteFileFor, sqliteIsUnchanged, textOf, type SqlDatabase } from '../sqlite';
+import { columnsOf, eachRow, loadSqlite, numberOf, readSqlite, sqliteFileFor, sqliteIsUnchanged, textOf, type SqlDatabase, SQLITE_READ_INTERVAL_MS } from '../sqlite';
 import { homeOf, parseJson, platformOf, type ReadContext, type Source, type SourceOptions } from './source';
 
 export const CRUSH = 'crush';
@@ -141,6 +141,7 @@ export const crushSource: Source = {
   roots: crushRoots,
   fileFor: (changedPath) => sqliteFileFor(changedPath, isDatabaseName),
   prepare: loadSqlite,
+  minReadIntervalMs: SQLITE_READ_INTERVAL_MS,
   isUnchanged: sqliteIsUnchanged,
   read: (file, previous, context) => readSqlite(file, previous, context, (db, _state, ctx) => readSessions(file, db, ctx)),
 };

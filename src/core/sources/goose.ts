@@ -18,7 +18,7 @@
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
 import type { UsageEvent } from '../usage';
-import { columnsOf, eachRow, loadSqlite, numberOf, readSqlite, sqliteFileFor, sqliteIsUnchanged, textOf, type SqlDatabase, type SqlValue } from '../sqlite';
+import { columnsOf, eachRow, loadSqlite, numberOf, readSqlite, sqliteFileFor, sqliteIsUnchanged, textOf, type SqlDatabase, type SqlValue, SQLITE_READ_INTERVAL_MS } from '../sqlite';
 import { homeOf, parseJson, platformOf, xdgDataHome, type ReadContext, type Source, type SourceOptions } from './source';
 
 export const GOOSE = 'goose';
@@ -155,6 +155,7 @@ export const gooseSource: Source = {
   roots: gooseRoots,
   fileFor: (changedPath) => sqliteFileFor(changedPath, isDatabaseName),
   prepare: loadSqlite,
+  minReadIntervalMs: SQLITE_READ_INTERVAL_MS,
   isUnchanged: sqliteIsUnchanged,
   read: (file, previous, context) => readSqlite(file, previous, context, (db, _state, ctx) => readSessions(db, ctx)),
 };

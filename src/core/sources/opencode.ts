@@ -33,6 +33,7 @@ import {
   type SqlDatabase,
   type SqlValue,
   loadSqlite,
+  SQLITE_READ_INTERVAL_MS,
 } from '../sqlite';
 import {
   parseJson,
@@ -377,7 +378,8 @@ function makeSource(flavor: Flavor): Source {
       if (named && named !== ':memory:') {
         const file = path.isAbsolute(named) ? named : path.join(data, named);
         extraNames.add(path.basename(file));
-        roots.push(path.dirname(file));
+        // The file itself, never its folder: OPENCODE_DB=~/opencode.db must not make the home folder a root.
+        roots.push(file);
       }
       return [...roots, ...(options.extraDirs ?? [])];
     },
@@ -389,6 +391,7 @@ function makeSource(flavor: Flavor): Source {
       return undefined;
     },
     prepare: loadSqlite,
+    minReadIntervalMs: SQLITE_READ_INTERVAL_MS,
     isUnchanged(file: string, cursor: FileCursor, stat: fs.Stats): boolean {
       return isDatabaseName(path.basename(file)) ? sqliteIsUnchanged(file, cursor, stat) : isUnchanged(cursor, stat);
     },

@@ -26,8 +26,13 @@ export interface SourceOptions {
   platform?: NodeJS.Platform;
 }
 
-/** The user's home as the environment says (tests set HOME / USERPROFILE; never the real one there). */
+/**
+ * The user's home as the environment says (tests set HOME / USERPROFILE; never the real one there). On Windows the
+ * agents find their home through USERPROFILE (Node's os.homedir(), Go, Rust), even when an MSYS or Cygwin shell has
+ * set HOME to something else, so USERPROFILE comes first there.
+ */
 export function homeOf(options: SourceOptions): string {
+  if (platformOf(options) === 'win32') return options.env.USERPROFILE || options.env.HOME || os.homedir();
   return options.env.HOME || options.env.USERPROFILE || os.homedir();
 }
 
@@ -100,6 +105,11 @@ export interface Source {
    * maps `x.db-wal` to `x.db`.
    */
   fileFor(changedPath: string): string | undefined;
+  /**
+   * Read a changed file at most this often (ms). A SQLite database is read whole for every change, and agents write
+   * to it many times a second while streaming; later changes wait and are read together.
+   */
+  readonly minReadIntervalMs?: number;
   /** Loads what reading needs and cannot load synchronously (the SQLite engine); called before a scan when a root exists. */
   prepare?(): Promise<void>;
   /** True when nothing changed since `cursor` (default: same size, mtime and inode). */

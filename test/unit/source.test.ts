@@ -1,0 +1,23 @@
+// The helpers every adapter shares: where home and the per-user data folders are on each platform.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { homeOf, userDataDir, xdgDataHome } from '../../src/core/sources/source';
+
+describe('source helpers', () => {
+  it('home: HOME on Linux and macOS; USERPROFILE first on Windows, where a MSYS shell may set HOME elsewhere', () => {
+    const env = { HOME: '/c/msys64/home/ana', USERPROFILE: 'C:\\Users\\ana' };
+    assert.equal(homeOf({ env, platform: 'linux' }), '/c/msys64/home/ana');
+    assert.equal(homeOf({ env, platform: 'darwin' }), '/c/msys64/home/ana');
+    assert.equal(homeOf({ env, platform: 'win32' }), 'C:\\Users\\ana');
+    assert.equal(homeOf({ env: { HOME: '/h' }, platform: 'win32' }), '/h', 'HOME when USERPROFILE is missing');
+  });
+
+  it('per-user data folders per platform', () => {
+    assert.equal(userDataDir({ env: { HOME: '/h' }, platform: 'linux' }), '/h/.local/share');
+    assert.equal(userDataDir({ env: { HOME: '/h', XDG_DATA_HOME: '/x' }, platform: 'linux' }), '/x');
+    assert.equal(userDataDir({ env: { HOME: '/Users/a' }, platform: 'darwin' }), '/Users/a/Library/Application Support');
+    assert.equal(userDataDir({ env: { USERPROFILE: 'C:\\Users\\a', APPDATA: 'C:\\Users\\a\\AppData\\Roaming' }, platform: 'win32' }), 'C:\\Users\\a\\AppData\\Roaming');
+    assert.equal(xdgDataHome({ env: { HOME: '/h' } }), '/h/.local/share');
+  });
+});
