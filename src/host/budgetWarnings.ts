@@ -85,12 +85,19 @@ export async function raiseCap(state: BudgetState): Promise<void> {
   if (answer === undefined) return;
   const config = vscode.workspace.getConfiguration(SECTION);
   const inspect = config.inspect<unknown[]>('budgets');
-  const budgets = [...((inspect?.globalValue as unknown[]) ?? [])];
+  // The budget is changed where it is set: the most specific scope that sets the list wins, as VS Code reads it.
+  const scopes: Array<[unknown[] | undefined, vscode.ConfigurationTarget]> = [
+    [inspect?.workspaceFolderValue, vscode.ConfigurationTarget.WorkspaceFolder],
+    [inspect?.workspaceValue, vscode.ConfigurationTarget.Workspace],
+    [inspect?.globalValue, vscode.ConfigurationTarget.Global],
+  ];
+  const found = scopes.find(([value]) => Array.isArray(value));
+  const budgets = [...((found?.[0] as unknown[]) ?? [])];
   const entry = budgets[state.index];
-  if (typeof entry !== 'object' || entry === null) {
-    void vscode.window.showWarningMessage('Agent Spend: this budget is not in your user settings; edit it where it is set.');
+  if (!found || typeof entry !== 'object' || entry === null) {
+    void vscode.window.showWarningMessage('Agent Spend: this budget is not in your settings files; edit it where it is set.');
     return;
   }
   budgets[state.index] = { ...(entry as object), [state.unit === 'usd' ? 'limitUsd' : 'limitTokens']: Number(answer) };
-  await config.update('budgets', budgets, vscode.ConfigurationTarget.Global);
+  await config.update('budgets', budgets, found[1]);
 }

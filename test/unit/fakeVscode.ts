@@ -73,6 +73,10 @@ export const recorded = {
   settings: new Map<string, unknown>(),
   /** What the next notification resolves to (an action title), by default nothing. */
   answer: undefined as string | undefined,
+  /** What the next input box returns. */
+  inputAnswer: undefined as string | undefined,
+  /** Settings written to the workspace (the ones in `settings` are the user's). */
+  workspaceSettings: new Map<string, unknown>(),
 };
 
 export const configChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
@@ -117,7 +121,7 @@ export const window = {
   showInformationMessage: notify('info'),
   showWarningMessage: notify('warning'),
   showErrorMessage: notify('error'),
-  showInputBox: () => Promise.resolve(undefined),
+  showInputBox: () => Promise.resolve(recorded.inputAnswer),
   showQuickPick: () => Promise.resolve(undefined),
   registerWebviewPanelSerializer: () => ({ dispose() {} }),
   terminals: [] as unknown[],
@@ -140,10 +144,10 @@ export const workspace = {
         return recorded.settings.has(full) ? (recorded.settings.get(full) as T) : fallback;
       },
       inspect(key: string) {
-        return { globalValue: recorded.settings.get(`${section}.${key}`) };
+        return { globalValue: recorded.settings.get(`${section}.${key}`), workspaceValue: recorded.workspaceSettings.get(`${section}.${key}`) };
       },
-      update(key: string, value: unknown) {
-        recorded.settings.set(`${section}.${key}`, value);
+      update(key: string, value: unknown, target: number = ConfigurationTarget.Global) {
+        (target === ConfigurationTarget.Global ? recorded.settings : recorded.workspaceSettings).set(`${section}.${key}`, value);
         configChanged.fire({ affectsConfiguration: (s: string) => `${section}.${key}`.startsWith(s) });
         return Promise.resolve();
       },

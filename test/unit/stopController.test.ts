@@ -102,4 +102,20 @@ describe('stop controller', () => {
     assert.match(message.text, /Nothing was stopped automatically: 2 processes could be running this session/);
     assert.ok(message.actions.includes(STOP_NOW), 'the user can pick');
   });
+
+  it('Raise Cap… writes the new limit where the budget is set (here: the workspace), leaving the user settings alone', async () => {
+    const { raiseCap } = await import('../../src/host/budgetWarnings');
+    const budget: Budget = { period: 'day', limitUsd: 10, warnAt: [0.8], onCap: 'stop' };
+    fake.recorded.workspaceSettings.set('agentSpend.budgets', [budget]);
+    fake.recorded.settings.delete('agentSpend.budgets');
+    fake.recorded.inputAnswer = '25';
+    try {
+      await raiseCap(state(budget));
+      assert.deepEqual(fake.recorded.workspaceSettings.get('agentSpend.budgets'), [{ ...budget, limitUsd: 25 }]);
+      assert.equal(fake.recorded.settings.has('agentSpend.budgets'), false);
+    } finally {
+      fake.recorded.inputAnswer = undefined;
+      fake.recorded.workspaceSettings.clear();
+    }
+  });
 });
