@@ -1,8 +1,16 @@
 // "Agent Spend: Set Budget…": a budget through quick picks and an input box, written to the user settings.
 
 import * as vscode from 'vscode';
-import type { BudgetPeriod } from '../core/budget';
+import { AGENTS } from '../core/agentIds';
+import type { BudgetPeriod, CapAction } from '../core/budget';
 import { SECTION } from './config';
+
+const STEPS = 5;
+const ON_CAP: Array<{ label: string; description: string; onCap: CapAction }> = [
+  { label: 'Warn', description: 'an error notification with Stop Now, Snooze and Raise Cap', onCap: 'warn' },
+  { label: 'Interrupt the agent', description: 'Ctrl+C in its terminal: the turn ends, the session can go on', onCap: 'interrupt' },
+  { label: 'Stop the agent', description: 'after a countdown you can cancel: SIGINT, then SIGTERM, then SIGKILL', onCap: 'stop' },
+];
 
 const PERIODS: Array<{ label: string; description: string; period: BudgetPeriod }> = [
   { label: 'Per day', description: 'local calendar day', period: 'day' },
@@ -13,28 +21,45 @@ const PERIODS: Array<{ label: string; description: string; period: BudgetPeriod 
 ];
 
 export async function setBudget(): Promise<void> {
-  const period = await vscode.window.showQuickPick(PERIODS, { title: 'Agent Spend: Set Budget (1/3)', placeHolder: 'Which window does the cap cover?' });
+  const period = await vscode.window.showQuickPick(PERIODS, { title: `Agent Spend: Set Budget (1/${STEPS})`, placeHolder: 'Which window does the cap cover?' });
   if (!period) return;
   const unit = await vscode.window.showQuickPick(
     [
       { label: 'US dollars', unit: 'usd' as const },
       { label: 'Tokens', description: 'input, output and cache together', unit: 'tokens' as const },
     ],
-    { title: 'Agent Spend: Set Budget (2/3)', placeHolder: 'Cap spend in dollars or in tokens?' },
+    { title: `Agent Spend: Set Budget (2/${STEPS})`, placeHolder: 'Cap spend in dollars or in tokens?' },
   );
   if (!unit) return;
   const limit = await vscode.window.showInputBox({
-    title: 'Agent Spend: Set Budget (3/3)',
+    title: `Agent Spend: Set Budget (3/${STEPS})`,
     prompt: `Cap ${period.label.toLowerCase()}, in ${unit.unit === 'usd' ? 'US dollars' : 'tokens'}`,
     placeHolder: unit.unit === 'usd' ? '20' : '5000000',
     validateInput: (text) => (Number(text) > 0 && Number.isFinite(Number(text)) ? undefined : 'Enter a positive number'),
   });
   if (limit === undefined) return;
+  const picked = await vscode.window.showQuickPick(
+    AGENTS.map((agent) => ({ label: agent.label, description: agent.id, id: agent.id })),
+    { title: `Agent Spend: Set Budget (4/${STEPS})`, placeHolder: 'Which agents does it count? None picked: all of them', canPickMany: true },
+  );
+  if (!picked) return;
+  const onCap = await vscode.window.showQuickPick(ON_CAP, { title: `Agent Spend: Set Budget (5/${STEPS})`, placeHolder: 'What happens at the cap?' });
+  if (!onCap) return;
+  const agents = picked.length > 0 && picked.length < AGENTS.length ? picked.map((p) => p.id).sort() : undefined;
   const config = vscode.workspace.getConfiguration(SECTION);
   const current = (config.inspect<unknown[]>('budgets')?.globalValue as unknown[] | undefined) ?? [];
-  // One budget per window: setting a window again replaces its cap.
-  const others = current.filter((entry) => !(typeof entry === 'object' && entry !== null && (entry as { period?: string }).period === period.period));
-  const budget = { period: period.period, [unit.unit === 'usd' ? 'limitUsd' : 'limitTokens']: Number(limit), warnAt: [0.5, 0.8], onCap: 'warn' };
+  // One budget per window and set of agents: setting it again replaces its cap.
+  const sameAgents = (entry: { agents?: unknown }) => JSON.stringify(Array.isArray(entry.agents) ? [...entry.agents].sort() : undefined) === JSON.stringify(agents);
+  const others = current.filter(
+    (entry) => !(typeof entry === 'object' && entry !== null && (entry as { period?: string }).period === period.period && sameAgents(entry as { agents?: unknown })),
+  );
+  const budget = {
+    period: period.period,
+    [unit.unit === 'usd' ? 'limitUsd' : 'limitTokens']: Number(limit),
+    ...(agents ? { agents } : {}),
+    warnAt: [0.5, 0.8],
+    onCap: onCap.onCap,
+  };
   await config.update('budgets', [...others, budget], vscode.ConfigurationTarget.Global);
   void vscode.window.showInformationMessage(`Agent Spend: budget set, ${period.label.toLowerCase()} ${unit.unit === 'usd' ? `$${limit}` : `${limit} tokens`}.`);
 }

@@ -73,6 +73,8 @@ export const recorded = {
   settings: new Map<string, unknown>(),
   /** What the next notification resolves to (an action title), by default nothing. */
   answer: undefined as string | undefined,
+  /** Answers the next quick picks, in order: each gets the items and returns the choice (or a list of them). */
+  quickPicks: [] as Array<(items: unknown[]) => unknown>,
   /** What the next input box returns. */
   inputAnswer: undefined as string | undefined,
   /** Settings written to the workspace (the ones in `settings` are the user's). */
@@ -122,7 +124,7 @@ export const window = {
   showWarningMessage: notify('warning'),
   showErrorMessage: notify('error'),
   showInputBox: () => Promise.resolve(recorded.inputAnswer),
-  showQuickPick: () => Promise.resolve(undefined),
+  showQuickPick: (items: unknown[]) => Promise.resolve(recorded.quickPicks.shift()?.(items)),
   registerWebviewPanelSerializer: () => ({ dispose() {} }),
   terminals: [] as unknown[],
   onDidOpenTerminal: new EventEmitter<unknown>().event,

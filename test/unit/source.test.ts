@@ -21,3 +21,14 @@ describe('source helpers', () => {
     assert.equal(xdgDataHome({ env: { HOME: '/h' } }), '/h/.local/share');
   });
 });
+
+describe('the agent list', () => {
+  it('names exactly the registered sources, in order, with their labels', async () => {
+    const { AGENTS } = await import('../../src/core/agentIds');
+    const { ALL_SOURCES } = await import('../../src/core/sources/registry');
+    assert.deepEqual(
+      AGENTS.map((a) => [a.id, a.label]),
+      ALL_SOURCES.map((s) => [s.agent, s.label]),
+    );
+  });
+});

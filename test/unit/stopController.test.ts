@@ -118,4 +118,28 @@ describe('stop controller', () => {
       fake.recorded.workspaceSettings.clear();
     }
   });
+
+  it('Set Budget… asks window, unit, limit, agents and what happens at the cap, and writes one budget', async () => {
+    const { setBudget } = await import('../../src/host/setBudget');
+    type Item = { label: string; id?: string };
+    fake.recorded.settings.set('agentSpend.budgets', [{ period: 'week', limitUsd: 100 }]);
+    fake.recorded.quickPicks.push(
+      (items) => (items as Item[]).find((i) => i.label === 'Per day'),
+      (items) => (items as Item[]).find((i) => i.label === 'US dollars'),
+      (items) => (items as Item[]).filter((i) => i.id === 'codex' || i.id === 'claude-code'),
+      (items) => (items as Item[]).find((i) => i.label === 'Stop the agent'),
+    );
+    fake.recorded.inputAnswer = '20';
+    try {
+      await setBudget();
+      assert.deepEqual(fake.recorded.settings.get('agentSpend.budgets'), [
+        { period: 'week', limitUsd: 100 },
+        { period: 'day', limitUsd: 20, agents: ['claude-code', 'codex'], warnAt: [0.5, 0.8], onCap: 'stop' },
+      ]);
+    } finally {
+      fake.recorded.inputAnswer = undefined;
+      fake.recorded.quickPicks.length = 0;
+      fake.recorded.settings.delete('agentSpend.budgets');
+    }
+  });
 });
