@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Engine } from '../../src/core/engine';
-import { aiderRoots, aiderSource, HISTORY_FILE, parseTokenFigure, parseUsageReport } from '../../src/core/sources/aider';
+import { aiderRoots, aiderSource, HISTORY_FILE, parseTokenFigure, parseUsageReport, refreshAnalyticsLog } from '../../src/core/sources/aider';
 import { newReadCounts, type ReadContext } from '../../src/core/sources/source';
 import { copyDir, isolatedEnv, REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
@@ -182,6 +182,67 @@ describe('Aider traps', () => {
     assert.equal(totals.inputTokens, 5066);
     assert.equal(totals.outputTokens, 1021);
     near(totals.costUsd, 0.0305);
+  });
+
+  it('a JSONL file that only has "analytics" in its name is not read as an aider analytics log', () => {
+    const dir = copyOf('rounded-figures');
+    const without = scanReport(engineAt(copyOf('rounded-figures'))).report.totals;
+    // Another tool's events, shaped enough like aider's to match the transcript's reports if they were taken.
+    const start = Date.parse('2026-07-04T14:02:11Z') / 1000;
+    const sales = path.join(dir, 'sales-analytics.jsonl');
+    const line = (event: string, time: number, properties: Record<string, unknown> = {}) => JSON.stringify({ event, properties, time });
+    fs.writeFileSync(
+      sales,
+      [
+        line('launched', start + 1, { region: 'emea' }),
+        line('message_send', start + 60, { prompt_tokens: 9812, completion_tokens: 412, cost: 0.0123 }),
+        line('message_send', start + 120, { prompt_tokens: 12400, completion_tokens: 310, cost: 0.0139 }),
+        'not json at all',
+        '',
+      ].join('\n'),
+    );
+    const engine = engineAt(dir);
+    const { scan, report } = scanReport(engine);
+    assert.deepEqual(report.totals, without);
+    assert.equal(report.totals.inputTokens, 9800 + 12000 + 1234000);
+    assert.equal(scan.malformedLines, 0);
+    // Nothing of it is kept, and a change of it does not send the engine to the transcript.
+    assert.equal(refreshAnalyticsLog(sales), undefined);
+    assert.equal(aiderSource.fileFor(sales), undefined);
+    fs.appendFileSync(sales, line('message_send', start + 130, { prompt_tokens: 1, completion_tokens: 1 }) + '\n');
+    const again = engine.scan();
+    assert.equal(again.eventsAdded + again.eventsReplaced, 0);
+    assert.deepEqual(engine.report().totals, without);
+  });
+
+  it('a log whose first line is an aider event is used whatever its name says; one named by $AIDER_ANALYTICS_LOG always', () => {
+    const dir = copyOf('analytics-matched');
+    fs.renameSync(path.join(dir, '.aider.analytics.jsonl'), path.join(dir, 'team-analytics.jsonl'));
+    assert.equal(scanReport(engineAt(dir)).report.totals.inputTokens, 9812 + 11733 + (14290 - 2000));
+    assert.equal(aiderSource.fileFor(path.join(dir, 'team-analytics.jsonl')), path.join(dir, HISTORY_FILE));
+  });
+
+  it('an analytics log is read a chunk at a time: lines across chunks, a torn last line, an overlong line', () => {
+    const dir = tempDir('agent-spend-aider-');
+    const file = path.join(dir, '.aider.analytics.jsonl');
+    const event = (name: string, time: number, properties: Record<string, unknown> = {}) =>
+      JSON.stringify({ event: name, properties: { ...properties, aider_version: '0.86.1' }, user_id: 'u', time }) + '\n';
+    const lines = [event('launched', 1_783_000_000)];
+    for (let i = 0; i < 3000; i++) lines.push(event('message_send', 1_783_000_001 + i, { prompt_tokens: i, completion_tokens: 1, note: 'x'.repeat(i % 500) }));
+    lines.push(JSON.stringify({ event: 'message_send', properties: { note: 'y'.repeat(100_000) }, time: 1 }) + '\n');
+    fs.writeFileSync(file, lines.join(''));
+    assert.ok(fs.statSync(file).size > 1_000_000);
+    const counts = newReadCounts();
+    assert.equal(refreshAnalyticsLog(file, counts)?.sends.length, 3000);
+    const torn = event('message_send', 1_783_009_999, { prompt_tokens: 7, completion_tokens: 7 });
+    fs.appendFileSync(file, torn.slice(0, 20));
+    assert.equal(refreshAnalyticsLog(file, counts)?.sends.length, 3000);
+    fs.appendFileSync(file, torn.slice(20));
+    const log = refreshAnalyticsLog(file, counts);
+    assert.equal(log?.sends.length, 3001);
+    assert.equal(log?.sends.at(-1)?.prompt, 7);
+    assert.equal(log?.launches.length, 1);
+    assert.equal(counts.malformedLines, 0);
   });
 
   it('$AIDER_CHAT_HISTORY_FILE names the transcript (relative to the project)', () => {

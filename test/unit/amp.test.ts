@@ -115,6 +115,115 @@ describe('Amp traps', () => {
     assert.equal(engine.report().totals.requests, 3);
   });
 
+  describe('a request with both a message usage and a ledger event, written in either order, counts once', () => {
+    const FORK = 'T-019ba25f-ffff-752e-9a1c-ea44dcd3eea4';
+    const SONNET = 'claude-sonnet-4-5-20250929';
+    const user = (messageId: number) => ({ role: 'user', messageId, content: [{ type: 'text', text: 'go' }] });
+    const usage = (input: number, output: number, read: number, timestamp: string, credits?: number) => ({
+      model: SONNET, inputTokens: input, outputTokens: output, cacheCreationInputTokens: 0, cacheReadInputTokens: read,
+      totalInputTokens: input + read, ...(credits === undefined ? {} : { credits }), timestamp,
+    });
+    const assistant = (messageId: number, withUsage?: object) => ({ role: 'assistant', messageId, content: [{ type: 'text', text: 'ok' }], ...(withUsage ? { usage: withUsage } : {}) });
+    // Message 1 is named by its ledger event; message 3's event names no message (matched by model and counts).
+    const messages = (withUsage: boolean) => [
+      user(0),
+      assistant(1, withUsage ? usage(100, 50, 500, '2026-01-05T10:00:01.000Z', 0.75) : undefined),
+      user(2),
+      assistant(3, withUsage ? usage(40, 20, 900, '2026-01-05T10:02:01.000Z', 0.4) : undefined),
+    ];
+    const ledger = { events: [
+      { id: 'evt-a', timestamp: '2026-01-05T10:00:02.000Z', model: SONNET, credits: 0.75, tokens: { input: 100, output: 50 }, fromMessageId: 0, toMessageId: 1 },
+      { id: 'evt-b', timestamp: '2026-01-05T10:02:02.000Z', model: SONNET, credits: 0.4, tokens: { input: 40, output: 20 } },
+    ] };
+    const thread = (id: string, o: { usage: boolean; ledger: boolean }) => ({
+      v: 1, id, created: 1783670400000, messages: messages(o.usage), ...(o.ledger ? { usageLedger: ledger } : {}),
+      env: { initial: { trees: [{ uri: 'file:///home/ana/src/shop' }] } },
+    });
+    function threads(): { dataDir: string; write: (id: string, value: object) => void } {
+      const dataDir = tempDir('agent-spend-amp-');
+      fs.mkdirSync(path.join(dataDir, 'threads'));
+      return { dataDir, write: (id, value) => fs.writeFileSync(path.join(dataDir, 'threads', `${id}.json`), JSON.stringify(value)) };
+    }
+    /** The totals of a first read of the thread as it ends up, usage and ledger both in it. */
+    const fromScratch = () => {
+      const { dataDir, write } = threads();
+      write(THREAD, thread(THREAD, { usage: true, ledger: true }));
+      return scanReport(engineAt(dataDir)).report.totals;
+    };
+
+    it('usage first, the ledger in a later save of the thread', () => {
+      const { dataDir, write } = threads();
+      write(THREAD, thread(THREAD, { usage: true, ledger: false }));
+      const engine = engineAt(dataDir);
+      engine.scan();
+      assert.equal(engine.report().totals.requests, 2);
+      write(THREAD, { ...thread(THREAD, { usage: true, ledger: true }), v: 2 });
+      const scan = engine.scan();
+      assert.equal(scan.filesRead, 1);
+      assert.equal(scan.eventsAdded, 0);
+      const totals = engine.report().totals;
+      assert.equal(totals.requests, 2);
+      assert.equal(totals.outputTokens, 70);
+      assert.equal(totals.cacheReadTokens, 1400);
+      assert.deepEqual(totals, fromScratch());
+    });
+
+    it('the ledger first (messages without usage yet), the usage in a later save', () => {
+      const { dataDir, write } = threads();
+      write(THREAD, thread(THREAD, { usage: false, ledger: true }));
+      const engine = engineAt(dataDir);
+      engine.scan();
+      assert.equal(engine.report().totals.requests, 2);
+      near(engine.report().totals.costUsd, 0.75 + 0.4);
+      write(THREAD, { ...thread(THREAD, { usage: true, ledger: true }), v: 2 });
+      const scan = engine.scan();
+      assert.equal(scan.filesRead, 1);
+      assert.equal(scan.eventsAdded, 0);
+      const totals = engine.report().totals;
+      assert.equal(totals.requests, 2);
+      assert.equal(totals.outputTokens, 70);
+      assert.equal(totals.cacheReadTokens, 1400);
+      near(totals.costUsd, 0.75 + 0.4);
+      assert.deepEqual(totals, fromScratch());
+      // Saved again (a new version, nothing new): still once.
+      write(THREAD, { ...thread(THREAD, { usage: true, ledger: true }), v: 3 });
+      assert.equal(engine.scan().eventsAdded, 0);
+      assert.equal(engine.report().totals.requests, 2);
+    });
+
+    it('an edit removes a message (its ledger event stays): nothing moves; the re-run is one request more', () => {
+      const { dataDir, write } = threads();
+      write(THREAD, thread(THREAD, { usage: true, ledger: true }));
+      const engine = engineAt(dataDir);
+      engine.scan();
+      const before = engine.report().totals;
+      const edited = thread(THREAD, { usage: true, ledger: true });
+      edited.messages = edited.messages.slice(0, 3);
+      write(THREAD, { ...edited, v: 2 });
+      const scan = engine.scan();
+      assert.equal(scan.filesRead, 1);
+      assert.equal(scan.eventsAdded, 0);
+      assert.deepEqual(engine.report().totals, before);
+
+      edited.messages.push(assistant(3, usage(40, 30, 900, '2026-01-05T10:05:01.000Z', 0.5)));
+      edited.usageLedger = { events: [...ledger.events, { id: 'evt-c', timestamp: '2026-01-05T10:05:02.000Z', model: SONNET, credits: 0.5, tokens: { input: 40, output: 30 } }] };
+      write(THREAD, { ...edited, v: 3 });
+      assert.equal(engine.scan().eventsAdded, 1);
+      assert.equal(engine.report().totals.requests, 3);
+      assert.equal(engine.report().totals.outputTokens, 70 + 30);
+    });
+
+    it('a fork copies the messages with their usage but not the ledger', () => {
+      const { dataDir, write } = threads();
+      write(THREAD, thread(THREAD, { usage: true, ledger: true }));
+      write(FORK, thread(FORK, { usage: true, ledger: false }));
+      const { report } = scanReport(engineAt(dataDir));
+      assert.equal(report.totals.requests, 2);
+      assert.equal(report.totals.outputTokens, 70);
+      near(report.totals.costUsd, 0.75 + 0.4);
+    });
+  });
+
   it('an unreadable path is reported, not thrown', () => {
     const dir = tempDir();
     const context: ReadContext = { emit: () => assert.fail('no event'), counts: newReadCounts(), log: () => undefined };

@@ -319,6 +319,72 @@ describe('deleted requests (checkpoint restore)', () => {
   });
 });
 
+describe('the per-task state stays bounded (a long task)', () => {
+  const T = 1783400000000;
+  const N = 2000;
+  /** A task of `n` requests, request i with i+1 output tokens and a cost of (i+1)/1e5. */
+  const longTask = (n: number): Message[] => [
+    sayMsg(T, 'task', 'a long one'),
+    ...Array.from({ length: n }, (_, i) => request(T + 10 * (i + 1), usage(10, i + 1, 100, 1000, (i + 1) / 1e5))),
+  ];
+  /** A task of `total` requests restored to just after request `keep`: the rest replaced by their sum. */
+  const restoredTo = (keep: number, total: number, at: number): Message[] => {
+    const removed = Array.from({ length: total - keep }, (_, k) => keep + k + 1);
+    const output = removed.reduce((sum, o) => sum + o, 0);
+    const aggregate = usage(10 * removed.length, output, 100 * removed.length, 1000 * removed.length, output / 1e5);
+    // The aggregate follows the restore point: everything after it went.
+    return [...longTask(keep), sayMsg(at, 'deleted_api_reqs', JSON.stringify(aggregate))];
+  };
+  const stateSize = (file: string, previous?: string): { size: number; context?: string } => {
+    const stat = fs.statSync(file);
+    const read = clineSource.read(
+      file,
+      previous === undefined ? undefined : { offset: 0, size: -1, mtimeMs: 0, ino: stat.ino, tail: '', context: previous },
+      { emit: () => undefined, counts: newReadCounts(), log: () => undefined },
+    );
+    assert.ok(read.cursor, read.error);
+    return { size: read.cursor.context?.length ?? 0, context: read.cursor.context };
+  };
+
+  it('a 2000-request task keeps a state of a few kilobytes, read after read', () => {
+    const t = liveTask();
+    t.write(longTask(N));
+    const first = stateSize(t.file);
+    assert.ok(first.size < 12_000, `state of ${first.size} bytes`);
+    t.write(longTask(N + 500));
+    const second = stateSize(t.file, first.context);
+    assert.ok(second.size < 12_000, `state of ${second.size} bytes`);
+    assert.ok(second.size < first.size * 1.2, `${second.size} vs ${first.size}`);
+  });
+
+  for (const [keep, twoWrites] of [[100, false], [100, true], [1900, false], [1999, true], [0, false]] as const) {
+    it(`a restore that removes ${N + 10 - keep} of the ${N + 10} requests already read counts nothing again${twoWrites ? ' (removal, then aggregate)' : ''}`, () => {
+      const t = liveTask();
+      t.write(longTask(N));
+      const engine = engineAt(t.home);
+      engine.scan();
+      const before = engine.report().totals;
+      assert.equal(before.requests, N);
+      t.write(longTask(N + 10));
+      engine.scan();
+      const grown = engine.report().totals;
+      if (twoWrites) {
+        t.write(longTask(keep));
+        engine.scan();
+        assert.deepEqual(engine.report().totals, grown);
+      }
+      t.write(restoredTo(keep, N + 10, T + 10 * (N + 20)));
+      engine.scan();
+      const after = engine.report().totals;
+      // The aggregate sums the restored requests, every one of them read (and counted) before.
+      assert.equal(after.requests, grown.requests);
+      assert.equal(after.outputTokens, grown.outputTokens);
+      assert.equal(after.inputTokens, grown.inputTokens);
+      near(after.costUsd, grown.costUsd ?? 0);
+    });
+  }
+});
+
 describe('whole-file reading', () => {
   it('a file caught mid-write is skipped without losing what was recorded; the next write is read', () => {
     const t = liveTask();

@@ -157,6 +157,63 @@ describe('Copilot CLI traps', () => {
     assert.equal(engine.scan().eventsAdded, 0);
   });
 
+  describe('a whole last line read before its newline, then again with it, counts as a read from scratch', () => {
+    /** Ledger records as keys and figures, in key order. */
+    const recordsOf = (engine: Engine) =>
+      engine.ledger
+        .records()
+        .map((r) => [r.key, r.model, r.inputTokens, r.outputTokens, r.cacheReadTokens, r.cacheWrite5mTokens])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+
+    /** Writes the fixture's lines up to `type`'s line (the `nth` such), that one without its newline; then the rest. */
+    function splitAt(trap: string, type: string, nth = 0): Engine {
+      const whole = fs.readFileSync(path.join(FIXTURES, trap, 'session-state', SESSION, 'events.jsonl'), 'utf8');
+      const lines = whole.split('\n');
+      const at = lines.map((line, i) => (line.includes(`"type":"${type}"`) ? i : -1)).filter((i) => i >= 0)[nth];
+      assert.ok(at !== undefined, `${trap} has a ${type} line`);
+      const head = lines.slice(0, at + 1).join('\n');
+      const { home, file } = copyOf(trap);
+      fs.writeFileSync(file, head);
+      const engine = engineAt(home);
+      engine.scan();
+      fs.appendFileSync(file, whole.slice(head.length));
+      engine.scan();
+      assert.equal(engine.scan().filesRead, 0);
+      return engine;
+    }
+
+    for (const [trap, type, nth] of [
+      ['shutdown', 'session.shutdown', 0],
+      ['resumed', 'session.shutdown', 0],
+      ['resumed', 'session.resume', 0],
+      ['model-change', 'session.start', 0],
+      ['model-change', 'session.shutdown', 0],
+      ['crash-then-resume', 'session.resume', 0],
+    ] as const) {
+      it(`${trap}: the ${type} line`, () => {
+        const engine = splitAt(trap, type, nth);
+        const fromScratch = reportOf(trap);
+        assert.deepEqual(engine.report().totals, fromScratch.report.totals);
+        assert.deepEqual(recordsOf(engine), recordsOf(fromScratch.engine));
+      });
+    }
+
+    it('an answered call read before its newline counts at once, and once', () => {
+      const { home, file } = copyOf('live-output');
+      const whole = fs.readFileSync(file, 'utf8');
+      const cut = whole.lastIndexOf('"assistant.message"');
+      const end = whole.indexOf('\n', cut);
+      fs.writeFileSync(file, whole.slice(0, end));
+      const engine = engineAt(home);
+      engine.scan();
+      assert.equal(engine.report().totals.outputTokens, 200);
+      fs.appendFileSync(file, whole.slice(end));
+      const scan = engine.scan();
+      assert.equal(scan.eventsAdded + scan.eventsReplaced, 0);
+      assert.equal(engine.report().totals.outputTokens, 200);
+    });
+  });
+
   it('an unreadable path is reported, not thrown', () => {
     const dir = tempDir();
     const context: ReadContext = { emit: (_event: UsageEvent) => assert.fail('no event'), counts: newReadCounts(), log: () => undefined };

@@ -46,9 +46,15 @@ const known = {
   analyticsDirs: new Set<string>(),
   /** $AIDER_ANALYTICS_LOG as given: a relative path is relative to the project aider ran in. */
   analyticsEnv: new Set<string>(),
+  /** The files $AIDER_ANALYTICS_LOG names (resolved against each workspace folder when relative): taken unseen. */
+  analyticsFiles: new Set<string>(),
 };
 
-/** Analytics logs are named by the user; `*analytics*.jsonl` next to the transcript or in a named folder is taken. */
+/**
+ * Analytics logs are named by the user: `*analytics*.jsonl` next to the transcript or in a named folder may be one,
+ * and is taken only when its first line is an aider analytics event (`isAiderAnalyticsLine`); the file
+ * $AIDER_ANALYTICS_LOG names is taken as it is.
+ */
 export function isAnalyticsName(name: string): boolean {
   return (/analytics[^/\\]*\.jsonl$/i.test(name) && !name.endsWith(HISTORY_FILE)) || known.analyticsNames.has(name);
 }
@@ -71,7 +77,11 @@ export function aiderRoots(options: SourceOptions): string[] {
   fromEnv(options.env.AIDER_CHAT_HISTORY_FILE, known.historyNames);
   fromEnv(options.env.AIDER_ANALYTICS_LOG, known.analyticsNames);
   const analyticsLog = options.env.AIDER_ANALYTICS_LOG?.trim();
-  if (analyticsLog) known.analyticsEnv.add(analyticsLog);
+  if (analyticsLog) {
+    known.analyticsEnv.add(analyticsLog);
+    if (path.isAbsolute(analyticsLog)) known.analyticsFiles.add(path.resolve(analyticsLog));
+    else for (const folder of workspaces) known.analyticsFiles.add(path.resolve(folder, analyticsLog));
+  }
   for (const dir of extra) known.analyticsDirs.add(dir);
   return roots;
 }
@@ -186,10 +196,51 @@ interface AnalyticsLog {
   launches: number[];
 }
 
+/** The aider analytics logs read so far (only their `message_send` and `launched` events are kept). */
 const analyticsLogs = new Map<string, AnalyticsLog>();
+/** Files with an analytics-like name whose first line is not aider's, by inode and the size when checked. */
+const notAnalytics = new Map<string, { ino: number; size: number }>();
+
+/** How much of a file's start is looked at for its first line (aider's lines are a few hundred bytes). */
+const FIRST_LINE_BYTES = 16 * 1024;
+/** Bytes read at a time from an analytics log. */
+const ANALYTICS_CHUNK = 256 * 1024;
+/** An analytics line longer than this is not aider's: skipped without being held whole. */
+const MAX_ANALYTICS_LINE = 64 * 1024;
 
 function numberOf(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * An aider analytics event as analytics.py writes it: `{"event", "properties": {..., "aider_version"}, "user_id",
+ * "time"}` (every event carries aider's version among its properties).
+ */
+export function isAiderAnalyticsLine(line: string): boolean {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return false;
+  }
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return false;
+  const { event, properties, time } = entry as { event?: unknown; properties?: unknown; time?: unknown };
+  return (
+    typeof event === 'string' &&
+    numberOf(time) !== undefined &&
+    properties !== null &&
+    typeof properties === 'object' &&
+    typeof (properties as Record<string, unknown>).aider_version === 'string'
+  );
+}
+
+/** Whether a file's first line is an aider analytics event; `wait` while it has no whole first line yet. */
+function firstLineOf(fd: number, size: number): 'aider' | 'other' | 'wait' {
+  const bytes = Buffer.alloc(Math.min(FIRST_LINE_BYTES, size));
+  const got = bytes.length > 0 ? fs.readSync(fd, bytes, 0, bytes.length, 0) : 0;
+  const newline = bytes.subarray(0, got).indexOf(0x0a);
+  if (newline < 0) return got >= FIRST_LINE_BYTES ? 'other' : 'wait';
+  return isAiderAnalyticsLine(bytes.toString('utf8', 0, newline)) ? 'aider' : 'other';
 }
 
 function takeAnalyticsLine(log: AnalyticsLog, line: string, counts: ReadCounts | undefined): void {
@@ -198,8 +249,7 @@ function takeAnalyticsLine(log: AnalyticsLog, line: string, counts: ReadCounts |
   try {
     entry = JSON.parse(line) as typeof entry;
   } catch {
-    // A file that only shares the name pattern (some other tool's analytics) is not aider's bad input.
-    if (counts && log.sends.length + log.launches.length > 0) counts.malformedLines++;
+    if (counts) counts.malformedLines++;
     return;
   }
   const time = numberOf(entry?.time);
@@ -213,13 +263,45 @@ function takeAnalyticsLine(log: AnalyticsLog, line: string, counts: ReadCounts |
   log.sends.push({ time: time * 1000, prompt, completion, cost: numberOf(properties.cost) });
 }
 
-/** Reads what is new in an analytics log (all of it again when it was replaced); undefined when it is not there. */
-export function refreshAnalyticsLog(file: string, counts?: ReadCounts): AnalyticsLog | undefined {
+/** Takes the complete lines from `log.offset` to `size`, a chunk at a time; a last line without newline waits. */
+function readAnalyticsLines(fd: number, log: AnalyticsLog, size: number, counts: ReadCounts | undefined): void {
+  const chunk = Buffer.allocUnsafe(Math.min(ANALYTICS_CHUNK, size - log.offset));
+  let position = log.offset;
+  let carry: Buffer | undefined;
+  let skipping = false;
+  while (position < size) {
+    const got = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position);
+    if (got <= 0) break;
+    position += got;
+    const data = carry ? Buffer.concat([carry, chunk.subarray(0, got)]) : chunk.subarray(0, got);
+    carry = undefined;
+    let lineStart = 0;
+    for (let newline = data.indexOf(0x0a); newline >= 0; newline = data.indexOf(0x0a, lineStart)) {
+      if (!skipping) takeAnalyticsLine(log, data.toString('utf8', lineStart, newline), counts);
+      skipping = false;
+      lineStart = newline + 1;
+    }
+    if (!skipping) log.offset = position - (data.length - lineStart);
+    const rest = data.length - lineStart;
+    if (skipping || rest === 0) continue;
+    if (rest > MAX_ANALYTICS_LINE) skipping = true;
+    else carry = Buffer.from(data.subarray(lineStart));
+  }
+}
+
+/**
+ * Reads what is new in an analytics log (all of it again when it was replaced); undefined when it is not there or
+ * not an aider analytics log. A file is taken when $AIDER_ANALYTICS_LOG names it (`named`, or known from the
+ * settings), else only when its first line is an aider event: any other file with "analytics" in its name is looked
+ * at no further than that line, and nothing of it is kept.
+ */
+export function refreshAnalyticsLog(file: string, counts?: ReadCounts, named = false): AnalyticsLog | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch {
     analyticsLogs.delete(file);
+    notAnalytics.delete(file);
     return undefined;
   }
   try {
@@ -227,21 +309,47 @@ export function refreshAnalyticsLog(file: string, counts?: ReadCounts): Analytic
     if (!stat.isFile()) return undefined;
     let log = analyticsLogs.get(file);
     if (!log || log.ino !== stat.ino || stat.size < log.offset) {
+      analyticsLogs.delete(file);
+      if (!named && !isAiderAnalytics(file, fd, stat)) return undefined;
       log = { ino: stat.ino, offset: 0, sends: [], launches: [] };
       analyticsLogs.set(file, log);
     }
-    if (stat.size > log.offset) {
-      const bytes = Buffer.alloc(stat.size - log.offset);
-      const got = fs.readSync(fd, bytes, 0, bytes.length, log.offset);
-      const complete = bytes.lastIndexOf(0x0a, got - 1);
-      if (complete >= 0) {
-        for (const line of bytes.toString('utf8', 0, complete).split('\n')) takeAnalyticsLine(log, line, counts);
-        log.offset += complete + 1;
-      }
-    }
+    if (stat.size > log.offset) readAnalyticsLines(fd, log, stat.size, counts);
     return log;
   } catch {
     return analyticsLogs.get(file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Whether the open file `fd` is an aider analytics log: named by $AIDER_ANALYTICS_LOG, or its first line says so. */
+function isAiderAnalytics(file: string, fd: number, stat: fs.Stats): boolean {
+  if (known.analyticsFiles.has(file)) return true;
+  const taken = analyticsLogs.get(file);
+  if (taken && taken.ino === stat.ino && stat.size >= taken.offset) return true;
+  // Appended to since its first line was found not to be aider's: still not aider's.
+  const rejected = notAnalytics.get(file);
+  if (rejected && rejected.ino === stat.ino && stat.size >= rejected.size) return false;
+  const first = firstLineOf(fd, stat.size);
+  if (first === 'other') notAnalytics.set(file, { ino: stat.ino, size: stat.size });
+  else notAnalytics.delete(file);
+  return first === 'aider';
+}
+
+/** `isAiderAnalytics` for a path (a watcher event): looks at the first line at most, reads nothing else. */
+function isAiderAnalyticsFile(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    return stat.isFile() && isAiderAnalytics(file, fd, stat);
+  } catch {
+    return false;
   } finally {
     fs.closeSync(fd);
   }
@@ -260,13 +368,14 @@ function listAnalyticsLogs(dir: string, into: Set<string>): void {
 /** The analytics logs that may hold a transcript's reports, read up to date. */
 function analyticsFor(historyFile: string, counts: ReadCounts | undefined): AnalyticsLog[] {
   const dir = path.dirname(historyFile);
+  const named = new Set<string>();
+  for (const value of known.analyticsEnv) named.add(path.resolve(dir, value));
   const files = new Set<string>();
-  for (const value of known.analyticsEnv) files.add(path.resolve(dir, value));
   listAnalyticsLogs(dir, files);
   for (const extra of known.analyticsDirs) listAnalyticsLogs(extra, files);
   const logs: AnalyticsLog[] = [];
-  for (const file of files) {
-    const log = refreshAnalyticsLog(file, counts);
+  for (const file of new Set([...named, ...files])) {
+    const log = refreshAnalyticsLog(file, counts, named.has(file));
     if (log) logs.push(log);
   }
   return logs;
@@ -598,17 +707,20 @@ export function readHistory(file: string, previous: FileCursor | undefined, cont
   });
 }
 
-/** An analytics log is only an index the transcripts look into: reading it emits nothing. */
+/**
+ * An analytics log is only an index the transcripts look into: reading it emits nothing. A file that only has the
+ * name of one (another tool's analytics) is not read.
+ */
 export function readAnalytics(file: string, previous: FileCursor | undefined, context: ReadContext): SourceRead {
   try {
     const stat = fs.statSync(file);
+    if (!stat.isFile()) throw Object.assign(new Error(`not a file: ${file}`), { code: 'EISDIR' });
     const log = refreshAnalyticsLog(file, context.counts);
-    if (!log) throw Object.assign(new Error(`cannot read ${file}`), { code: 'ENOENT' });
     const rewritten = previous !== undefined && (stat.ino !== previous.ino || stat.size < previous.offset);
     return {
       file,
       cursor: { offset: stat.size, size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, tail: '' },
-      bytesRead: Math.max(0, stat.size - (rewritten ? 0 : (previous?.offset ?? 0))),
+      bytesRead: log ? Math.max(0, stat.size - (rewritten ? 0 : (previous?.offset ?? 0))) : 0,
       rewritten,
     };
   } catch (error) {
@@ -639,7 +751,7 @@ export const aiderSource: Source = {
     const name = path.basename(changed);
     if (isHistoryName(name)) return changed;
     // A log next to a transcript: reading the transcript picks up the exact figures at once.
-    if (isAnalyticsName(name)) return path.join(path.dirname(changed), HISTORY_FILE);
+    if (isAnalyticsName(name) && isAiderAnalyticsFile(changed)) return path.join(path.dirname(changed), HISTORY_FILE);
     return undefined;
   },
   isUnchanged: (file, cursor, stat) =>

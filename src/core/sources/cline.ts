@@ -9,7 +9,8 @@
 // Deleted requests: a checkpoint restore removes the messages after the restore point and appends one aggregate
 // (Cline `deleted_api_reqs`, Roo/Kilo `api_req_deleted`) summing what they cost. The ledger never forgets the requests
 // already read, so an aggregate is counted net of the vanished requests it re-counts: the per-file state remembers
-// what each counted message held (`seen`), what vanished (`pool`) and what each aggregate re-counted (`credit`).
+// what each counted message held (`seen`, the older ones only as a sum: `old`), what vanished (`pool`) and what each
+// aggregate re-counted (`credit`).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -510,8 +511,14 @@ interface UsageItem {
 
 /** What the previous reads of a task file left behind (see the header). */
 interface TaskState {
-  /** Covered messages last seen, by ts: what a later aggregate would re-count if they were removed. */
+  /** The last MAX_SEEN covered messages seen, by ts: what a later aggregate would re-count if they were removed. */
   seen: Record<string, Raw>;
+  /**
+   * The covered messages seen before those, summed: ts from `from` to `to` (all older than any of `seen`). A restore
+   * removes the messages after its restore point, so what vanished of them is this sum less the ones still in the
+   * file, and they vanished after the last of those that are left (see `settle`).
+   */
+  old?: { from: number; to: number; raw: Raw };
   /** Covered messages that vanished and that no aggregate has yet re-counted: [ts, ...raw]. */
   pool: Array<[number, ...Raw]>;
   /** Per aggregate ts: how much of it re-counts messages read before they were removed. */
@@ -521,6 +528,11 @@ interface TaskState {
 }
 
 const MAX_POOL = 512;
+/**
+ * Covered messages remembered one by one; older ones are only summed (`TaskState.old`), which keeps the state a few
+ * kilobytes for a task of any length (about 45 bytes a message otherwise, parsed on every warm start).
+ */
+const MAX_SEEN = 200;
 const USAGE_NEEDLES = ['api_req_started', 'deleted_api_reqs', 'subagent_usage', 'api_req_deleted', 'condense_context'].map((s) =>
   Buffer.from(s),
 );
@@ -530,14 +542,18 @@ function loadState(previous: string | undefined): TaskState {
     const parsed = parseJson(previous);
     const value = parsed.ok ? parsed.value : undefined;
     if (isObject(value) && isObject(value.seen) && Array.isArray(value.pool) && isObject(value.credit)) {
-      return value as unknown as TaskState;
+      const state = value as unknown as TaskState;
+      const old = state.old;
+      const oldOk = old === undefined || (isObject(old) && typeof old.from === 'number' && typeof old.to === 'number' && Array.isArray(old.raw) && old.raw.length === 5);
+      if (!oldOk) state.old = undefined;
+      return state;
     }
   }
   return { seen: {}, pool: [], credit: {} };
 }
 
 function emptyState(state: TaskState): boolean {
-  return Object.keys(state.seen).length === 0 && state.pool.length === 0 && Object.keys(state.credit).length === 0;
+  return Object.keys(state.seen).length === 0 && state.old === undefined && state.pool.length === 0 && Object.keys(state.credit).length === 0;
 }
 
 function rawOf(info: Json): Raw {
@@ -620,16 +636,52 @@ function mergeFinished(start: { item: UsageItem; info: Json }, finished: Json): 
 /**
  * Records what vanished since the last read and settles new aggregates: an aggregate re-counts the covered messages
  * removed after its restore point, so what it re-counts of messages already read is credited back.
+ *
+ * Only the last MAX_SEEN covered messages are remembered one by one; the older ones as one sum over their ts range.
+ * Messages only ever vanish from the end (a restore removes everything after its restore point, and ts grow along the
+ * file), so what vanished of the older ones is that sum less those still in the file, and it vanished after the last
+ * of them that is left: it joins the pool as one entry at the range's last ts, which every aggregate that re-counts
+ * it covers. Nothing is lost but where, inside the range, a message vanished from the middle of the file (which the
+ * extensions never do) was: credited to an aggregate whose restore point comes before the range's last message.
  */
 function settle(product: Product, items: UsageItem[], state: TaskState): TaskState {
-  const seen: Record<string, Raw> = {};
+  const old = state.old;
+  const present = new Set<number>();
+  const current: Array<[number, Raw]> = [];
+  const left: Raw = [0, 0, 0, 0, 0];
+  let lastLeft = Number.NEGATIVE_INFINITY;
   for (const item of items) {
-    if (product.coveredKinds.has(item.say) && Number.isFinite(item.ts)) seen[String(item.ts)] = item.raw;
+    if (!product.coveredKinds.has(item.say) || !Number.isFinite(item.ts)) continue;
+    present.add(item.ts);
+    if (old && item.ts >= old.from && item.ts <= old.to) {
+      for (let k = 0; k < 5; k++) left[k] += item.raw[k];
+      lastLeft = Math.max(lastLeft, item.ts);
+    } else {
+      current.push([item.ts, item.raw]);
+    }
   }
   const pool = [...state.pool];
   for (const [ts, raw] of Object.entries(state.seen)) {
-    if (!(ts in seen)) pool.push([Number(ts), ...raw]);
+    if (!present.has(Number(ts))) pool.push([Number(ts), ...raw]);
   }
+  let kept: TaskState['old'];
+  if (old) {
+    const vanished = old.raw.map((value, k) => Math.max(0, value - left[k])) as Raw;
+    if (vanished[4] < 1e-9) vanished[4] = 0; // the sum of costs less the same costs summed in another order
+    if (!zero(vanished)) pool.push([old.to, ...vanished]);
+    if (Number.isFinite(lastLeft)) kept = { from: old.from, to: lastLeft, raw: left };
+  }
+  current.sort((a, b) => a[0] - b[0]);
+  const older = current.length - MAX_SEEN;
+  for (let i = 0; i < older; i++) {
+    const [ts, raw] = current[i];
+    kept ??= { from: ts, to: ts, raw: [0, 0, 0, 0, 0] };
+    kept.from = Math.min(kept.from, ts);
+    kept.to = Math.max(kept.to, ts);
+    for (let k = 0; k < 5; k++) kept.raw[k] += raw[k];
+  }
+  const seen: Record<string, Raw> = {};
+  for (let i = Math.max(0, older); i < current.length; i++) seen[String(current[i][0])] = current[i][1];
   const credit: Record<string, Raw> = {};
   for (const item of items) {
     if (item.say !== product.deletedKind || !Number.isFinite(item.ts)) continue;
@@ -637,7 +689,7 @@ function settle(product: Product, items: UsageItem[], state: TaskState): TaskSta
     credit[key] = state.credit[key] ?? takeCredit(pool, item);
   }
   pool.sort((a, b) => a[0] - b[0]);
-  return { seen, pool: pool.slice(-MAX_POOL), credit, project: state.project };
+  return { seen, ...(kept ? { old: kept } : {}), pool: pool.slice(-MAX_POOL), credit, project: state.project };
 }
 
 /** Takes from `pool` the removed messages an aggregate sums (those after its restore point): its credit. */

@@ -62,14 +62,15 @@ interface LiveCall {
   s?: 1;
 }
 
-/** Per-file state kept in the cursor between reads. */
+/** Per-file state kept in the cursor between reads (`live` as an array there). */
 interface CopilotState {
   sid: string;
   cwd?: string;
   model?: string;
   /** Process boundaries seen so far (start, resume, shutdown): names the records a shutdown makes on its own. */
   b: number;
-  live: LiveCall[];
+  /** The running process's calls by key, in the order they were answered. */
+  live: Map<string, LiveCall>;
 }
 
 interface ModelUsage {
@@ -113,13 +114,15 @@ const SESSION_EVENT = Buffer.from('"session.');
 
 class CopilotEventsSink implements LineSink {
   private readonly state: CopilotState;
+  /** Reading a last line that has no newline yet. */
+  private partial = false;
 
   constructor(
     file: string,
     saved: string | undefined,
     private readonly context: ReadContext,
   ) {
-    this.state = parseState(saved) ?? { sid: sessionOfEventsFile(file), b: 0, live: [] };
+    this.state = parseState(saved) ?? { sid: sessionOfEventsFile(file), b: 0, live: new Map() };
   }
 
   line(buf: Buffer, start: number, end: number): void {
@@ -132,6 +135,38 @@ class CopilotEventsSink implements LineSink {
       this.context.counts.malformedLines++;
       return;
     }
+    this.take(record);
+  }
+
+  partialLine(buf: Buffer, start: number, end: number): void {
+    // A last line without its newline yet stays after the cursor and is read again, whole, once the newline lands.
+    // Only an answered call is taken now (its output shows at once): that is idempotent, the second read finds the
+    // call by its key and emits the same record. A session event waits for its newline: a shutdown spreads totals and
+    // ends the process, a start or resume begins one, and neither may happen twice.
+    const slice = buf.subarray(start, end);
+    if (slice.indexOf(ASSISTANT_MESSAGE) < 0) return;
+    let record: Record<string, unknown> | undefined;
+    try {
+      record = asObject(JSON.parse(slice.toString('utf8')));
+    } catch {
+      return; // torn mid-write
+    }
+    if (record?.type !== 'assistant.message') return;
+    // What it skips is counted when the whole line is read.
+    this.partial = true;
+    try {
+      this.take(record);
+    } finally {
+      this.partial = false;
+    }
+  }
+
+  /** Counts a line skipped as damaged or undated (once: not while reading a last line ahead of its newline). */
+  private skipped(kind: 'malformedLines' | 'undatedLines'): void {
+    if (!this.partial) this.context.counts[kind]++;
+  }
+
+  private take(record: Record<string, unknown> | undefined): void {
     if (!record || record.ephemeral === true) return;
     const data = asObject(record.data) ?? {};
     const timestamp = Date.parse(asString(record.timestamp) ?? '');
@@ -164,28 +199,17 @@ class CopilotEventsSink implements LineSink {
     }
   }
 
-  partialLine(buf: Buffer, start: number, end: number): void {
-    // A last line without its newline yet: count it now only if it is already whole (it is read again, unchanged,
-    // once the newline lands, and its key makes that a no-op).
-    try {
-      JSON.parse(buf.toString('utf8', start, end));
-    } catch {
-      return;
-    }
-    this.line(buf, start, end);
-  }
-
   oversizedLine(): void {
     this.context.counts.oversizedLines++;
   }
 
   snapshot(): string {
-    return JSON.stringify(this.state);
+    return JSON.stringify({ ...this.state, live: [...this.state.live.values()] });
   }
 
   private boundary(): void {
     this.state.b++;
-    this.state.live = [];
+    this.state.live = new Map();
   }
 
   private noteContext(context: Record<string, unknown> | undefined): void {
@@ -195,7 +219,7 @@ class CopilotEventsSink implements LineSink {
 
   private answered(record: Record<string, unknown>, data: Record<string, unknown>, timestamp: number): void {
     if (!Number.isFinite(timestamp)) {
-      this.context.counts.undatedLines++;
+      this.skipped('undatedLines');
       return;
     }
     const model = asString(data.model) ?? this.state.model;
@@ -203,23 +227,23 @@ class CopilotEventsSink implements LineSink {
     // Every chunk of one API call shares its apiCallId (phased output writes several messages per call).
     const id = asString(data.apiCallId) ?? asString(data.messageId) ?? asString(record.id);
     if (!id) {
-      this.context.counts.malformedLines++;
+      this.skipped('malformedLines');
       return;
     }
     if (data.outputTokens !== undefined && typeof data.outputTokens !== 'number') {
       // A count of the wrong type is a damaged record, not a call that produced nothing.
-      this.context.counts.malformedLines++;
+      this.skipped('malformedLines');
       return;
     }
     const key = `${KEY_PREFIX}${this.state.sid}:${id}`;
     const output = asCount(data.outputTokens);
     const sidechain = asString(record.agentId) !== undefined;
-    let call = this.state.live.find((c) => c.k === key);
+    let call = this.state.live.get(key);
     if (call) {
       call.o = Math.max(call.o, output);
     } else {
       call = { k: key, ...(model ? { m: bareModel(model) } : {}), o: output, t: timestamp, ...(sidechain ? { s: 1 as const } : {}) };
-      this.state.live.push(call);
+      this.state.live.set(key, call);
     }
     this.emit(call.k, call.t, call.m, { input: 0, output: call.o, cacheRead: 0, cacheWrite: 0 }, call.s === 1);
   }
@@ -241,10 +265,18 @@ class CopilotEventsSink implements LineSink {
     }
     // A call whose model was never named belongs to the only model the shutdown lists, when there is one.
     const onlyModel = usages.size === 1 ? [...usages.keys()][0] : undefined;
-    const when = Number.isFinite(timestamp) ? timestamp : this.state.live.at(-1)?.t;
+    const live = [...this.state.live.values()];
+    const when = Number.isFinite(timestamp) ? timestamp : live.at(-1)?.t;
+    const byModel = new Map<string | undefined, LiveCall[]>();
+    for (const call of live) {
+      const model = call.m ?? onlyModel;
+      const calls = byModel.get(model);
+      if (calls) calls.push(call);
+      else byModel.set(model, [call]);
+    }
     let index = 0;
     for (const [model, usage] of usages) {
-      const calls = this.state.live.filter((call) => (call.m ?? onlyModel) === model);
+      const calls = byModel.get(model) ?? [];
       if (calls.length > 0) this.spread(model, usage, calls);
       else if (when !== undefined) this.emit(`${KEY_PREFIX}${this.state.sid}:shutdown:${this.state.b}:${index}:${model}`, when, model, usage, false);
       else this.context.counts.undatedLines++;
@@ -290,8 +322,9 @@ class CopilotEventsSink implements LineSink {
 function parseState(saved: string | undefined): CopilotState | undefined {
   if (!saved) return undefined;
   try {
-    const state = JSON.parse(saved) as CopilotState;
-    return typeof state.sid === 'string' && Array.isArray(state.live) && typeof state.b === 'number' ? state : undefined;
+    const state = JSON.parse(saved) as Omit<CopilotState, 'live'> & { live: LiveCall[] };
+    if (typeof state.sid !== 'string' || !Array.isArray(state.live) || typeof state.b !== 'number') return undefined;
+    return { ...state, live: new Map(state.live.map((call) => [call.k, call])) };
   } catch {
     return undefined;
   }
