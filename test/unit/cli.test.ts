@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { assistantLine, claudeHome, CLI, FIXTURES, isolatedEnv, tempDir } from './helpers';
+import { assistantLine, claudeHome, CLI, FIXTURES, isolatedEnv, REPO, tempDir } from './helpers';
 
 function cli(args: string[], env: NodeJS.ProcessEnv, cwd = tempDir('agent-spend-cwd-')) {
   // A fresh working folder: agents that log inside projects (Aider, Crush) look in the current folder by default.
@@ -151,5 +151,42 @@ describe('agent-spend CLI', () => {
     assert.deepEqual(claude.folders, [{ path: path.join(FIXTURES, 'subagent', 'projects'), exists: true }]);
     assert.equal(agents.find((a) => a.agent === 'codex')?.enabled, false);
     for (const a of agents) for (const f of a.folders) assert.ok(!f.path.startsWith(process.env.HOME + path.sep) || f.path.startsWith(home), `${a.agent} looks only below the test HOME: ${f.path}`);
+  });
+
+  it('one report across every kind of agent: each session carries its agent, the totals are their sum', () => {
+    const F = path.join(REPO, 'test', 'fixtures');
+    const home = tempDir('agent-spend-home-');
+    // Cline lives in the editors' folders below HOME; the others are pointed at by their own variables.
+    fs.cpSync(path.join(F, 'cline', 'cline-task', '.config'), path.join(home, '.config'), { recursive: true });
+    const env = {
+      ...isolatedEnv(path.join(FIXTURES, 'subagent')),
+      HOME: home,
+      USERPROFILE: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_DATA_HOME: path.join(F, 'opencode', 'xdg-data'),
+      CODEX_HOME: path.join(F, 'codex', 'cumulative'),
+      GEMINI_CLI_HOME: path.join(F, 'gemini-cli', 'checkpoint'),
+      QWEN_HOME: path.join(F, 'qwen-code', 'reasoning'),
+      COPILOT_HOME: path.join(F, 'copilot-cli', 'subagent'),
+      AMP_DATA_DIR: path.join(F, 'amp', 'timestamps'),
+      GOOSE_PATH_ROOT: path.join(F, 'goose', 'path-root'),
+    };
+    const projects = ['--project', path.join(F, 'crush', 'project'), '--project', path.join(F, 'aider', 'cache-split')];
+    const all = cli(['report', '--json', '--no-state', ...projects], env);
+    assert.equal(all.status, 0, all.stderr);
+    const report = JSON.parse(all.stdout) as { totals: { requests: number; inputTokens: number }; sessions: Array<{ agent: string; requests: number; inputTokens: number }> };
+    const agents = new Set(report.sessions.map((s) => s.agent));
+    for (const agent of ['claude-code', 'codex', 'gemini-cli', 'qwen-code', 'cline', 'opencode', 'kilo-cli', 'aider', 'copilot-cli', 'amp', 'goose', 'crush']) {
+      assert.ok(agents.has(agent), `${agent} is in the report (found: ${[...agents].join(', ')})`);
+    }
+    assert.equal(report.totals.requests, report.sessions.reduce((n, s) => n + s.requests, 0));
+    assert.equal(report.totals.inputTokens, report.sessions.reduce((n, s) => n + s.inputTokens, 0));
+    // Each agent alone adds up to the same whole.
+    let sum = 0;
+    for (const agent of agents) {
+      const one = JSON.parse(cli(['report', '--json', '--no-state', '--agent', agent, ...projects], env).stdout) as { totals: { requests: number } };
+      sum += one.totals.requests;
+    }
+    assert.equal(sum, report.totals.requests);
   });
 });

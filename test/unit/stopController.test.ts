@@ -39,7 +39,7 @@ function agent(pid: number, cwd: string): RunningAgent {
   return { terminalId: `t${pid}`, terminalName: `term ${pid}`, shellPid: pid - 1, pid, startTicks: 1, agent: 'claude-code', cwd };
 }
 
-function controller(running: RunningAgent[], allowed: boolean, meter?: Partial<Meter>) {
+function controller(running: RunningAgent[], allowed: boolean, meter?: Partial<Meter>, overrides: Partial<StopConfig> = {}, meterNow?: () => Partial<Meter>) {
   const sent: string[] = [];
   const terminals = new Map(running.map((a) => [a.terminalId, { name: a.terminalName, sendText: (text: string) => sent.push(`${a.terminalName}:${JSON.stringify(text)}`) }]));
   const agents = {
@@ -52,7 +52,13 @@ function controller(running: RunningAgent[], allowed: boolean, meter?: Partial<M
   const log = fake.window.createOutputChannel('Agent Spend') as unknown as vscode.LogOutputChannel;
   const stop = new StopController(
     agents,
-    { meter: () => ({ running: [], ...meter }) as Meter, config: () => config(allowed), workspaceFolders: () => ['/w'], snooze: async () => undefined, showBreakdown: () => undefined },
+    {
+      meter: () => ({ running: [], ...meter, ...meterNow?.() }) as Meter,
+      config: () => ({ ...config(allowed), ...overrides }),
+      workspaceFolders: () => ['/w'],
+      snooze: async () => undefined,
+      showBreakdown: () => undefined,
+    },
     globalState,
     log,
   );
@@ -140,6 +146,29 @@ describe('stop controller', () => {
       fake.recorded.inputAnswer = undefined;
       fake.recorded.quickPicks.length = 0;
       fake.recorded.settings.delete('agentSpend.budgets');
+    }
+  });
+
+  it('interrupt escalates to a stop only when allowed and only when spend kept growing', async () => {
+    const budget: Budget = { period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt' };
+    const capped = state(budget);
+    // Spend after the interrupt: still growing in one case, flat in the other.
+    for (const [grew, allowed, expectStop] of [
+      [true, true, true],
+      [false, true, false],
+      [true, false, false],
+    ] as const) {
+      fake.recorded.log.length = 0;
+      const later = grew ? 13 : 12;
+      const { stop, sent } = controller([agent(9_000_001, '/w/a')], true, undefined, { escalateInterrupt: allowed, interruptGraceSeconds: 0.05 }, () => ({
+        budgets: [{ ...capped, spentUsd: later }],
+      }));
+      await stop.onCap(alert(capped));
+      assert.deepEqual(sent, ['term 9000001:"\\u0003"']);
+      await new Promise((r) => setTimeout(r, 300));
+      // The fake pid runs nowhere, so a stop finds it already gone and marks it stopped without any signal.
+      assert.equal(stop.stoppedMarkers().length, expectStop ? 1 : 0, `grew=${grew} allowed=${allowed}: ${fake.recorded.log.join(' | ')}`);
+      if (expectStop) assert.match(stop.stoppedMarkers()[0].reason, /kept spending after an interrupt/);
     }
   });
 });

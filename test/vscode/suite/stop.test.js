@@ -4,6 +4,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { spawn } = require('node:child_process');
 const vscode = require('vscode');
 const { until } = require('./until');
 
@@ -50,7 +51,7 @@ describe('Auto-stop in VS Code', function () {
 
   after(async function () {
     const settings = vscode.workspace.getConfiguration('agentSpend');
-    for (const key of ['budgets', 'stop.countdownSeconds', 'stop.graceSeconds', 'stop.killAfterSeconds', 'stop.scanIntervalSeconds']) {
+    for (const key of ['budgets', 'stop.countdownSeconds', 'stop.graceSeconds', 'stop.killAfterSeconds', 'stop.scanIntervalSeconds', 'stop.includeClaudeCodeExtension']) {
       await settings.update(key, undefined, vscode.ConfigurationTarget.Global);
     }
     // Only what this suite started, by pid: the fake agents and their children, then the terminals.
@@ -115,5 +116,24 @@ describe('Auto-stop in VS Code', function () {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.ok(alive(found.pid), 'an interrupted agent keeps running (the session stays resumable)');
     assert.ok(alive(shellPid), 'its shell too');
+  });
+
+  it('a claude started by an extension (below the extension host) counts only when the setting says so', async function () {
+    const session = 'eeeeeeee-0000-4000-8000-00000000000c';
+    const transcript = path.join(projects, `${session}.jsonl`);
+    // This suite runs in the extension host, so its child is where the Claude Code extension's own claude would be.
+    const child = spawn(path.join(bin, 'claude'), [transcript, session, 'interruptible'], { stdio: 'ignore', cwd: vscode.workspace.workspaceFolders[0].uri.fsPath });
+    ownPids.push(child.pid);
+    await until(() => fs.existsSync(transcript), 'the extension-host child to start writing');
+    await container.terminalAgents.scan();
+    assert.ok(!container.terminalAgents.running.some((a) => a.pid === child.pid), 'off by default');
+    await vscode.workspace.getConfiguration('agentSpend').update('stop.includeClaudeCodeExtension', true, vscode.ConfigurationTarget.Global);
+    const found = await until(() => {
+      void container.terminalAgents.scan();
+      return container.terminalAgents.running.find((a) => a.pid === child.pid);
+    }, 'the extension-host claude once the setting is on');
+    assert.equal(found.terminalName, 'Claude Code extension');
+    assert.equal(found.shellPid, process.pid);
+    assert.equal(found.terminal, undefined);
   });
 });
