@@ -7,6 +7,8 @@ const path = require('node:path');
 const { launch } = require('./browser');
 
 const [base, folder, transcript, shots, userSettings] = process.argv.slice(2);
+const { execFileSync } = require('node:child_process');
+const REPO = path.resolve(__dirname, '..', '..');
 fs.mkdirSync(shots, { recursive: true });
 const started = Date.now();
 const results = [];
@@ -24,17 +26,17 @@ async function step(name, body) {
   }
 }
 
-function appendResponse() {
+function appendResponse(tag = 'ui_appended') {
   const line = JSON.parse(fs.readFileSync(transcript, 'utf8').trim().split('\n')[0]);
-  line.message.id = 'msg_ui_appended';
-  line.requestId = 'req_ui_appended';
-  line.uuid = 'uuid-ui-appended';
+  line.message.id = `msg_${tag}`;
+  line.requestId = `req_${tag}`;
+  line.uuid = `uuid-${tag}`;
   line.timestamp = new Date().toISOString();
   fs.appendFileSync(transcript, `${JSON.stringify(line)}\n`);
 }
 
 (async () => {
-  const { page, close } = await launch();
+  const { context, page, close } = await launch();
   page.on('pageerror', (error) => console.log(`pageerror: ${error.message}`));
   const statusbar = page.locator('#workbench\\.parts\\.statusbar');
   const meter = (text) => statusbar.locator('.statusbar-item', { hasText: text });
@@ -99,6 +101,37 @@ function appendResponse() {
         await page.screenshot({ path: path.join(shots, `breakdown-${theme.toLowerCase().replace(/ /g, '-')}.png`) });
       }
     });
+    await step('a second window shows the same totals; both follow an append; the shared state stays whole', async () => {
+      // Another folder, another window, another extension host: both engines share the extension's global storage.
+      const other = `${path.resolve(folder)}-second`;
+      fs.mkdirSync(other, { recursive: true });
+      const second = await context.newPage();
+      try {
+        await second.goto(`${base}/?folder=${encodeURIComponent(other)}`);
+        const secondMeter = (text) => second.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: text });
+        await secondMeter('$0.60 today').waitFor({ timeout: 60000 });
+        appendResponse('ui_two_windows');
+        await meter('$0.90 today').waitFor({ timeout: 20000 });
+        await secondMeter('$0.90 today').waitFor({ timeout: 20000 });
+      } finally {
+        await second.close();
+      }
+      // Both windows saved into one state file: the CLI reads it as it is (a damaged file would be reported and
+      // moved aside), and with no logs at all it still holds the three requests.
+      const stateDir = path.join(path.dirname(userSettings), 'globalStorage', 'agent-spend.agent-spend', 'state');
+      const copy = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'agent-spend-ui-state-'));
+      await new Promise((resolve) => setTimeout(resolve, 2500)); // the engines batch their saves (2 s)
+      fs.copyFileSync(path.join(stateDir, 'ledger.bin'), path.join(copy, 'ledger.bin'));
+      const out = execFileSync(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'report', '--json', '--state-dir', copy, '--agent', 'claude-code'], {
+        env: { PATH: process.env.PATH, HOME: copy, CLAUDE_CONFIG_DIR: path.join(copy, 'no-logs') },
+        cwd: copy,
+        encoding: 'utf8',
+      });
+      fs.rmSync(copy, { recursive: true, force: true });
+      const report = JSON.parse(out);
+      assert.deepEqual(report.warnings, []);
+      assert.equal(report.totals.requests, 3);
+    });
   } catch {
     await page.screenshot({ path: path.join(shots, 'failure.png') }).catch(() => {});
   } finally {
@@ -107,5 +140,5 @@ function appendResponse() {
   const passed = results.filter(Boolean).length;
   console.log(`[ui-tests] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`ui: ${passed} passed, ${results.length - passed} failed`);
-  process.exit(passed === 6 ? 0 : 1);
+  process.exit(passed === 7 ? 0 : 1);
 })();
