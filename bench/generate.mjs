@@ -41,7 +41,7 @@ const BRANCHES = ['main', 'main', 'main', 'develop', 'feat/checkout-v2', 'fix/fl
 // ---------------------------------------------------------------------------------------------
 // Seeded PRNG (sfc32). Math.random is never used in the corpus: same (size, seed) => same bytes.
 
-function makeRng(seed) {
+export function makeRng(seed) {
   let a = 0x9e3779b9 ^ seed;
   let b = 0x243f6a88 + seed * 31;
   let c = 0xb7e15162 ^ (seed << 7);
@@ -93,16 +93,16 @@ export const encodeCwd = (cwd) => cwd.replace(/[^a-zA-Z0-9]/g, '-');
 // result costs a slice, not 2 MB of PRNG calls. The pool never contains ":null" (ccusage skips any
 // usage line where ":null" follows certain quoted field names; we don't want accidental matches).
 
-const WORDS = ('the a to of and in is for that with on this be it as are from by at or an we you can not ' +
+export const WORDS = ('the a to of and in is for that with on this be it as are from by at or an we you can not ' +
   'function return value type error test file cart order user price total config build cache request ' +
   'response token session module import export handler query update create delete fetch parse render ' +
   'state hook event stream buffer offset index ledger budget model account invoice payment retry timeout').split(' ');
 // Non-ASCII only in conversational text (prompts, answers, thinking), not in the bulk tool output:
 // real output is mostly ASCII, and a single non-ASCII char makes V8 encode a whole line more slowly.
-const PROSE_WORDS = [...WORDS, 'naïve', 'café', 'façade', '→', '—', 'résumé'];
-const IDENTS = ['cart', 'order', 'user', 'item', 'price', 'total', 'config', 'cache', 'req', 'res', 'ctx',
+export const PROSE_WORDS = [...WORDS, 'naïve', 'café', 'façade', '→', '—', 'résumé'];
+export const IDENTS = ['cart', 'order', 'user', 'item', 'price', 'total', 'config', 'cache', 'req', 'res', 'ctx',
   'ledger', 'budget', 'session', 'token', 'entry', 'line', 'offset', 'buf', 'result', 'value', 'key', 'map'];
-const TYPES = ['string', 'number', 'boolean', 'Cart', 'Order', 'User', 'Entry', 'Map<string, number>', 'void'];
+export const TYPES = ['string', 'number', 'boolean', 'Cart', 'Order', 'User', 'Entry', 'Map<string, number>', 'void'];
 
 function buildPools(rng) {
   const sentence = (n, words = WORDS) => {

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // Agent Spend benchmark: cold scan, warm start, live latency, peak RSS and token agreement, against
-// ccusage on the same synthetic Claude Code corpus (bench/generate.mjs).
+// ccusage on the same synthetic corpora: Claude Code (bench/generate.mjs, compared with `ccusage claude session`)
+// and Codex CLI (bench/generateCodex.mjs, compared with `ccusage codex session`).
 //
 //   npm run bench                                   (builds, then runs this file)
-//   node bench/run.mjs [--sizes 100MB,1GB] [--runs 3] [--data-dir DIR] [--seed 1] [--live 5]
-//                      [--cli dist/cli.js] [--skip-peer] [--skip-ours] [--strict]
-// Env equivalents: BENCH_SIZES, BENCH_RUNS, BENCH_DATA_DIR, BENCH_SEED, BENCH_LIVE, BENCH_CLI.
+//   node bench/run.mjs [--agents claude,codex] [--sizes 100MB,1GB] [--runs 3] [--data-dir DIR] [--seed 1]
+//                      [--live 5] [--cli dist/cli.js] [--skip-peer] [--skip-ours] [--strict]
+// Env equivalents: BENCH_AGENTS, BENCH_SIZES, BENCH_RUNS, BENCH_DATA_DIR, BENCH_SEED, BENCH_LIVE, BENCH_CLI.
 // --strict: exit 1 when a target is missed.
 //
-// Every command runs with HOME and CLAUDE_CONFIG_DIR pointing into the generated corpus and a minimal
-// environment (no inherited XDG_*/CODEX_HOME/...), so neither tool can see a real user's agent logs.
+// Every command runs with HOME (and CLAUDE_CONFIG_DIR or CODEX_HOME) pointing into the generated corpus and a
+// minimal environment (no inherited XDG_*/CODEX_HOME/...), so neither tool can see a real user's agent logs.
 // Results: markdown table on stdout and in bench/results/latest.md, raw numbers in bench/results/latest.json.
 //
 // Our report runs set AGENT_SPEND_TIMING=1 and record, next to the wall time, engineMs = printed − start from
@@ -23,6 +24,7 @@ import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { generateCorpus, appendResponse, parseSize, GENERATOR_ID } from './generate.mjs';
+import { generateCodexCorpus, appendCodexResponse, GENERATOR_ID as CODEX_GENERATOR_ID } from './generateCodex.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -32,8 +34,47 @@ let OUR_CLI = path.join(REPO, 'dist', 'cli.js'); // --cli / BENCH_CLI override i
 // can never satisfy `npm ci`. It is installed on first use, pinned.
 const PEER_DIR = path.join(BENCH_DIR, 'peer');
 const PEER_BIN = path.join(PEER_DIR, 'node_modules', '.bin', 'ccusage');
-const PEER_ARGS = ['claude', 'session', '--offline', '--json'];
-const PEER_REPORT = 'ccusage claude session'; // key into manifest.peerExpectedExtra
+
+// The agents benchmarked: corpus generator, where the logs sit in a corpus, the sandbox variables pointing the tools
+// at them, our report's extra arguments, the peer's report (also the key into manifest.peerExpectedExtra), and how
+// a live response is appended.
+const AGENTS = {
+  claude: {
+    id: 'claude',
+    label: 'Claude Code',
+    generatorId: GENERATOR_ID,
+    generate: generateCorpus,
+    logRoots: (dir) => [path.join(dir, '.claude', 'projects')],
+    isLog: (name) => name.endsWith('.jsonl'),
+    env: (dir) => ({ CLAUDE_CONFIG_DIR: path.join(dir, '.claude') }),
+    ourArgs: [], // no --agent (as before Codex was added): every agent is read, the sandbox holds Claude Code logs only
+    peerArgs: ['claude', 'session', '--offline', '--json'],
+    peerReport: 'ccusage claude session',
+    knownShort: 'sidechain replays',
+    knownNote: '"known" = ccusage `claude session` counts sidechain replays (same message.id as a parent line, new requestId) whose timestamp differs from the parent line\'s; the generator records that expected surplus in manifest.peerExpectedExtra.',
+    sessionsLabel: 'main files',
+    describe: (m) => `${m.files} files (${m.mainFiles} sessions, ${m.subagentFiles} subagent files), ${m.projects} projects`,
+    append: (file, t) => appendResponse(file, { sessionId: t.sessionId, cwd: t.cwd, version: t.version, gitBranch: t.gitBranch, parentUuid: t.parentUuid }),
+  },
+  codex: {
+    id: 'codex',
+    label: 'Codex CLI',
+    generatorId: CODEX_GENERATOR_ID,
+    generate: generateCodexCorpus,
+    logRoots: (dir) => [path.join(dir, '.codex', 'sessions'), path.join(dir, '.codex', 'archived_sessions')],
+    isLog: (name) => name.endsWith('.jsonl') || name.endsWith('.jsonl.zst'),
+    // CLAUDE_CONFIG_DIR: an empty folder, so no Claude Code logs are found even by mistake.
+    env: (dir) => ({ CODEX_HOME: path.join(dir, '.codex'), CLAUDE_CONFIG_DIR: path.join(dir, '.bench-xdg', 'empty-claude') }),
+    ourArgs: ['--agent', 'codex'],
+    peerArgs: ['codex', 'session', '--offline', '--json'],
+    peerReport: 'ccusage codex session',
+    knownShort: 'archived copies, .zst',
+    knownNote: '"known" (Codex) = ccusage `codex session` counts a rollout twice when a copy of it sits in archived_sessions/ (it only pairs files whose paths relative to sessions/ and archived_sessions/ are equal, and Codex archives into a flat folder while sessions/ is dated; its per-event dedupe key includes that relative path), and reads no `.jsonl.zst` rollout; the generator records the expected net difference in manifest.peerExpectedExtra (split in manifest.peerExpectedParts).',
+    sessionsLabel: 'threads',
+    describe: (m) => `${m.files} files (${m.threads.top} threads, ${m.threads.forks} forks, ${m.threads.subagents} subagents; ${m.compressedFiles} .jsonl.zst), ${m.projects} projects`,
+    append: (file) => appendCodexResponse(file),
+  },
+};
 
 const TARGETS = { coldRatio: 1.0, warmMs: 100, liveMs: 300, rssMb: 200 };
 const TOKEN_FIELDS = ['inputTokens', 'outputTokens', 'cacheCreationTokens', 'cacheReadTokens'];
@@ -51,7 +92,10 @@ function parseOptions(argv) {
     if (i >= 0 && i + 1 < argv.length) return argv[i + 1];
     return process.env[envName] ?? def;
   };
+  const agents = String(value('agents', 'BENCH_AGENTS', 'claude,codex')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const a of agents) if (!AGENTS[a]) throw new Error(`unknown agent "${a}" (known: ${Object.keys(AGENTS).join(', ')})`);
   return {
+    agents,
     sizes: String(value('sizes', 'BENCH_SIZES', '100MB,1GB')).split(',').map((s) => s.trim()).filter(Boolean),
     runs: Math.max(1, Number(value('runs', 'BENCH_RUNS', '3'))),
     dataDir: path.resolve(value('data-dir', 'BENCH_DATA_DIR', path.join(os.tmpdir(), 'agent-spend-bench'))),
@@ -78,7 +122,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // and the files on disk still add up to what the manifest says (a crashed live test could leave an
 // appended line behind; that corpus is then regenerated rather than silently trusted).
 
-function corpusFiles(dir) {
+function corpusFiles(dir, agent) {
   const out = [];
   const walk = (d) => {
     let entries;
@@ -86,54 +130,55 @@ function corpusFiles(dir) {
     for (const e of entries) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && e.name.endsWith('.jsonl')) out.push(p);
+      else if (e.isFile() && agent.isLog(e.name)) out.push(p);
     }
   };
-  walk(path.join(dir, '.claude', 'projects'));
+  for (const root of agent.logRoots(dir)) walk(root);
   return out;
 }
 
-async function ensureCorpus(opts, sizeLabel) {
+async function ensureCorpus(opts, agent, sizeLabel) {
   const targetBytes = parseSize(sizeLabel);
-  const dir = path.join(opts.dataDir, `claude-${sizeLabel.toLowerCase()}-seed${opts.seed}-gen${GENERATOR_ID}`);
+  const dir = path.join(opts.dataDir, `${agent.id}-${sizeLabel.toLowerCase()}-seed${opts.seed}-gen${agent.generatorId}`);
   const manifestPath = path.join(dir, 'manifest.json');
   if (fs.existsSync(manifestPath)) {
     try {
       const m = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
-      const files = corpusFiles(dir);
+      const files = corpusFiles(dir, agent);
       const bytes = files.reduce((s, f) => s + fs.statSync(f).size, 0);
-      if (m.generator?.id === GENERATOR_ID && m.seed === opts.seed && m.targetBytes === targetBytes &&
+      if (m.generator?.id === agent.generatorId && m.seed === opts.seed && m.targetBytes === targetBytes &&
           m.files === files.length && m.bytes === bytes) {
-        log(`${sizeLabel}: reusing corpus ${dir} (${m.files} files, ${(m.bytes / 2 ** 20).toFixed(0)} MiB)`);
-        return { dir, manifest: m, reused: true };
+        log(`${agent.label} ${sizeLabel}: reusing corpus ${dir} (${m.files} files, ${(m.bytes / 2 ** 20).toFixed(0)} MiB)`);
+        return { dir, agent, manifest: m, reused: true };
       }
-      log(`${sizeLabel}: cached corpus does not match its manifest, regenerating`);
+      log(`${agent.label} ${sizeLabel}: cached corpus does not match its manifest, regenerating`);
     } catch (e) {
-      log(`${sizeLabel}: unreadable cached corpus (${e.message}), regenerating`);
+      log(`${agent.label} ${sizeLabel}: unreadable cached corpus (${e.message}), regenerating`);
     }
   }
-  // Drop corpora of this size and seed made by other generator versions (1 GB each) and partial ones.
-  const prefix = `claude-${sizeLabel.toLowerCase()}-seed${opts.seed}-gen`;
+  // Drop corpora of this agent, size and seed made by other generator versions (1 GB each) and partial ones.
+  const prefix = `${agent.id}-${sizeLabel.toLowerCase()}-seed${opts.seed}-gen`;
   for (const name of fs.readdirSync(opts.dataDir)) {
     if (name.startsWith(prefix)) fs.rmSync(path.join(opts.dataDir, name), { recursive: true, force: true });
   }
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  log(`${sizeLabel}: generating corpus (seed ${opts.seed}) ...`);
-  const manifest = await generateCorpus({ dir: tmp, targetBytes, seed: opts.seed, log: (s) => log(s) });
+  log(`${agent.label} ${sizeLabel}: generating corpus (seed ${opts.seed}) ...`);
+  const manifest = await agent.generate({ dir: tmp, targetBytes, seed: opts.seed, log: (s) => log(s) });
   fs.renameSync(tmp, dir); // only a complete corpus ever has the final name
-  log(`${sizeLabel}: generated ${manifest.files} files, ${(manifest.bytes / 2 ** 20).toFixed(0)} MiB in ${(manifest.generationMs / 1000).toFixed(1)} s`);
-  return { dir, manifest, reused: false };
+  log(`${agent.label} ${sizeLabel}: generated ${manifest.files} files, ${(manifest.bytes / 2 ** 20).toFixed(0)} MiB in ${(manifest.generationMs / 1000).toFixed(1)} s`);
+  return { dir, agent, manifest, reused: false };
 }
 
-// Minimal, fully controlled environment: the tools only ever see the corpus.
-function sandboxEnv(corpusDir) {
-  const home = corpusDir;
-  const xdg = path.join(corpusDir, '.bench-xdg'); // empty dirs; ccusage also scans $XDG_CONFIG_HOME/claude
+// Minimal, fully controlled environment: the tools only ever see the corpus (CLAUDE_CONFIG_DIR or CODEX_HOME from
+// the agent).
+function sandboxEnv(corpus) {
+  const home = corpus.dir;
+  const xdg = path.join(home, '.bench-xdg'); // empty dirs; ccusage also scans $XDG_CONFIG_HOME/claude
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
-    CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
+    ...corpus.agent.env(home),
     XDG_CONFIG_HOME: path.join(xdg, 'config'),
     XDG_DATA_HOME: path.join(xdg, 'data'),
     XDG_CACHE_HOME: path.join(xdg, 'cache'),
@@ -302,11 +347,15 @@ function ensurePeerExecutable() {
 // cacheCreationTokens, cacheReadTokens, totalTokens, totalCost, firstActivity, lastActivity,
 // modelsUsed, modelBreakdowns: [...] }], totals: { inputTokens, outputTokens, cacheCreationTokens,
 // cacheReadTokens, totalTokens, totalCost } }
+// ccusage codex session --json: { sessions: [{ sessionId (path below sessions/ or archived_sessions/, no
+// extension), sessionFile, directory, inputTokens (non-cached), cacheReadTokens (cached input), cacheCreationTokens
+// (0), outputTokens (reasoning included), reasoningOutputTokens, totalTokens, costUSD, lastActivity, models }],
+// totals: { same token fields, costUSD } }: the same four fields, in the partition we use.
 function peerTotals(json) {
   const sum = { inputTokens: 0, outputTokens: 0, cacheCreationTokens: 0, cacheReadTokens: 0, costUsd: 0 };
   for (const s of json.sessions ?? []) {
     for (const f of TOKEN_FIELDS) sum[f] += s[f] ?? 0;
-    sum.costUsd += s.totalCost ?? 0;
+    sum.costUsd += s.totalCost ?? s.costUSD ?? 0;
   }
   const t = json.totals ?? {};
   const totalsMatchSessions = TOKEN_FIELDS.every((f) => t[f] === undefined || t[f] === sum[f]);
@@ -314,7 +363,7 @@ function peerTotals(json) {
 }
 
 async function peerOnce(corpus, i) {
-  const r = await runMeasured(PEER_BIN, PEER_ARGS, { env: sandboxEnv(corpus.dir), cwd: corpus.dir });
+  const r = await runMeasured(PEER_BIN, corpus.agent.peerArgs, { env: sandboxEnv(corpus), cwd: corpus.dir });
   if (r.code !== 0) {
     log(`ccusage run ${i + 1} failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
     return { ms: null, rssKb: r.rssKb, error: `exit ${r.code}` };
@@ -326,10 +375,10 @@ async function peerOnce(corpus, i) {
   return { ms: r.ms, rssKb: r.rssKb, rss: r.rss, totals };
 }
 
-function summarizePeer(runs) {
+function summarizePeer(runs, agent) {
   const ok = runs.filter((r) => r.totals);
   return {
-    command: `${path.relative(REPO, PEER_BIN)} ${PEER_ARGS.join(' ')}`,
+    command: `${path.relative(REPO, PEER_BIN)} ${agent.peerArgs.join(' ')}`,
     runs,
     medianMs: median(ok.map((r) => r.ms)),
     medianRssKb: median(ok.map((r) => r.rssKb)),
@@ -349,8 +398,8 @@ function parseReport(stdout) {
 // AGENT_SPEND_TIMING=1 makes the CLI print `timing <phase> <ms>` lines on stderr, ms since the Node process
 // started (performance.now()): start, loaded, scanned, saved, reported, printed.
 const ourReport = (corpus, stateDir, extraEnv = {}) =>
-  runMeasured(process.execPath, [OUR_CLI, 'report', '--json', '--state-dir', stateDir],
-    { env: { ...sandboxEnv(corpus.dir), AGENT_SPEND_TIMING: '1', ...extraEnv }, cwd: corpus.dir });
+  runMeasured(process.execPath, [OUR_CLI, 'report', '--json', ...corpus.agent.ourArgs, '--state-dir', stateDir],
+    { env: { ...sandboxEnv(corpus), AGENT_SPEND_TIMING: '1', ...extraEnv }, cwd: corpus.dir });
 
 const PHASES = ['start', 'loaded', 'scanned', 'saved', 'reported', 'printed'];
 function parseTiming(stderr) {
@@ -362,7 +411,7 @@ function parseTiming(stderr) {
 const engineMsOf = (t) => (t.start != null && t.printed != null ? t.printed - t.start : null);
 
 // Node's own start-up, for context: `node -e 0` with the same environment and the same wrapper (GNU time).
-const nodeStartup = (corpus) => runMeasured(process.execPath, ['-e', '0'], { env: sandboxEnv(corpus.dir), cwd: corpus.dir });
+const nodeStartup = (corpus) => runMeasured(process.execPath, ['-e', '0'], { env: sandboxEnv(corpus), cwd: corpus.dir });
 const NODE_STARTUP_RUNS = 5;
 
 /**
@@ -374,16 +423,18 @@ async function benchSize(corpus, opts, { peer, ours }) {
   const stateRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-spend-bench-state-'));
   const peerRuns = [];
   const o = ours ? { cold: [], firstEver: [], warm: [], nodeStartup: [], live: null, totals: null } : null;
+  const env = sandboxEnv(corpus);
+  if (env.CLAUDE_CONFIG_DIR && !fs.existsSync(env.CLAUDE_CONFIG_DIR)) fs.mkdirSync(env.CLAUDE_CONFIG_DIR, { recursive: true });
   try {
-    if (peer) await runMeasured(PEER_BIN, PEER_ARGS, { env: sandboxEnv(corpus.dir), cwd: corpus.dir });
+    if (peer) await runMeasured(PEER_BIN, corpus.agent.peerArgs, { env, cwd: corpus.dir });
     if (ours) {
       // The price cache under the sandbox's XDG_CACHE_HOME is rebuilt by this warm-up with the CLI being
       // measured (not left over from an older build); the "cold scan" runs then find it warm.
-      fs.rmSync(path.join(sandboxEnv(corpus.dir).XDG_CACHE_HOME, 'agent-spend'), { recursive: true, force: true });
+      fs.rmSync(path.join(env.XDG_CACHE_HOME, 'agent-spend'), { recursive: true, force: true });
       fs.mkdirSync(path.join(stateRoot, 'warmup'));
       const w = await ourReport(corpus, path.join(stateRoot, 'warmup'));
       if (w.code !== 0) log(`agent-spend warm-up failed (exit ${w.code}): ${w.stderr.slice(-500)}`);
-      try { o.warmPriceCacheBytes = fs.statSync(path.join(sandboxEnv(corpus.dir).XDG_CACHE_HOME, 'agent-spend', 'rate-cards.json')).size; } catch { o.warmPriceCacheBytes = null; }
+      try { o.warmPriceCacheBytes = fs.statSync(path.join(env.XDG_CACHE_HOME, 'agent-spend', 'rate-cards.json')).size; } catch { o.warmPriceCacheBytes = null; }
       if (o.warmPriceCacheBytes == null) log('the warm-up left no rate-cards.json: the "cold scan" row ran with an empty price cache too');
     }
 
@@ -409,7 +460,7 @@ async function benchSize(corpus, opts, { peer, ours }) {
         o.firstEver.push(fs_);
       }
     }
-    if (!ours) return { peer: peer ? summarizePeer(peerRuns) : null, ours: null };
+    if (!ours) return { peer: peer ? summarizePeer(peerRuns, corpus.agent) : null, ours: null };
     const okCold = o.cold.filter((r) => r.totals);
     o.totals = okCold.length ? okCold[okCold.length - 1].totals : null;
 
@@ -423,7 +474,7 @@ async function benchSize(corpus, opts, { peer, ours }) {
         }
         if (i < opts.runs) o.warm.push(summarizeOurRun(await ourReport(corpus, lastColdState), 'warm', i));
       }
-      o.live = await benchLive(corpus, opts, sandboxEnv(corpus.dir), lastColdState);
+      o.live = await benchLive(corpus, opts, env, lastColdState);
     } else {
       log('no successful cold run: skipping warm start and live latency');
     }
@@ -455,7 +506,7 @@ async function benchSize(corpus, opts, { peer, ours }) {
   if (o.firstEver.length && !o.firstEverTotalsMatchCold) log('first-run-ever totals differ from the cold scan\'s');
   if (o.warm.length && !o.warmTotalsMatchCold) log('warm-start totals differ from the cold scan\'s');
   if (o.costSpreadUsd) log(`cost differs between runs by up to $${o.costSpreadUsd}`);
-  return { peer: peer ? summarizePeer(peerRuns) : null, ours: o };
+  return { peer: peer ? summarizePeer(peerRuns, corpus.agent) : null, ours: o };
 }
 
 function summarizeOurRun(r, kind, i) {
@@ -477,8 +528,8 @@ function summarizeOurRun(r, kind, i) {
 }
 
 // Start `watch --json`, wait for the first snapshot, then append responses to the corpus's biggest
-// session file and time each until a snapshot shows the new output tokens. The file is truncated back
-// afterwards so the cached corpus still matches its manifest.
+// session file (manifest.liveTarget; the agent's append function) and time each until a snapshot shows the new
+// output tokens. The file is truncated back afterwards so the cached corpus still matches its manifest.
 async function benchLive(corpus, opts, env, stateDir) {
   const target = corpus.manifest.liveTarget;
   if (!target) return { error: 'manifest has no liveTarget' };
@@ -486,7 +537,7 @@ async function benchLive(corpus, opts, env, stateDir) {
   const originalSize = fs.statSync(file).size;
 
   const t0 = performance.now();
-  const child = spawn(process.execPath, [OUR_CLI, 'watch', '--json', '--state-dir', stateDir], { env, cwd: corpus.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [OUR_CLI, 'watch', '--json', ...corpus.agent.ourArgs, '--state-dir', stateDir], { env, cwd: corpus.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const poller = startRssPoller(child.pid, 20);
   let exited = null;
   let stderr = '';
@@ -540,10 +591,7 @@ async function benchLive(corpus, opts, env, stateDir) {
     for (let i = 0; i < opts.liveIterations; i++) {
       const before = latest.snap.totals;
       const start = performance.now();
-      const added = appendResponse(file, {
-        sessionId: target.sessionId, cwd: target.cwd, version: target.version, gitBranch: target.gitBranch,
-        parentUuid: target.parentUuid,
-      });
+      const added = corpus.agent.append(file, target);
       const want = (before.outputTokens ?? 0) + added.outputTokens;
       const hit = await waitFor((s) => (s.totals.outputTokens ?? 0) >= want, LIVE_UPDATE_TIMEOUT_MS);
       const it = { ms: hit ? hit.at - start : null, addedOutputTokens: added.outputTokens };
@@ -589,8 +637,8 @@ async function stopByPid(child, hasExited) {
 // ---------------------------------------------------------------------------------------------
 // Token agreement
 
-function compareTotals(manifest, ours, peer) {
-  const extra = manifest.peerExpectedExtra?.[PEER_REPORT] ?? null;
+function compareTotals(manifest, ours, peer, agent) {
+  const extra = manifest.peerExpectedExtra?.[agent.peerReport] ?? null;
   const rows = [];
   for (const f of [...TOKEN_FIELDS, 'requests']) {
     const truth = manifest.totals[f];
@@ -600,7 +648,7 @@ function compareTotals(manifest, ours, peer) {
     let peerVerdict = 'n/a';
     if (p !== undefined) {
       if (p === truth) peerVerdict = 'agree';
-      else if (extra && p === truth + extra[f]) peerVerdict = `known (${signed(p - truth)}: sidechain replays)`;
+      else if (extra && p === truth + extra[f]) peerVerdict = `known (${signed(p - truth)}: ${agent.knownShort})`;
       else peerVerdict = `disagree (${signed(p - truth)})`;
     }
     rows.push({ field: f, manifest: truth, ours: o ?? null, ccusage: p ?? null, oursVerdict, peerVerdict });
@@ -626,16 +674,16 @@ function markdown(results, env) {
   lines.push('');
   if (env.bundle) lines.push(`CLI bundle: ${env.bundle.text}`, '');
   if (env.oursNote) lines.push(`> ${env.oursNote}`, '');
-  lines.push('| size | metric | agent-spend | ccusage | ratio | target | result |');
+  lines.push('| corpus | metric | agent-spend | ccusage | ratio | target | result |');
   lines.push('|---|---|---|---|---|---|---|');
   const failures = [];
   for (const r of results) {
-    const size = `${r.size} (${r.manifest.files} files, ${(r.manifest.bytes / 2 ** 20).toFixed(0)} MiB)`;
+    const size = `${r.agentLabel} ${r.size} (${r.manifest.files} files, ${(r.manifest.bytes / 2 ** 20).toFixed(0)} MiB)`;
     const o = r.ours;
     const p = r.peer;
     const row = (metric, ours, peer, ratio, target, ok) => {
       lines.push(`| ${size} | ${metric} | ${ours} | ${peer} | ${ratio} | ${target} | ${verdict(ok)} |`);
-      if (ok === false) failures.push(`${r.size} ${metric}`);
+      if (ok === false) failures.push(`${r.agentLabel} ${r.size} ${metric}`);
     };
     const peerMs = p?.medianMs ?? null;
     const coldRatioRow = (metric, ms) => row(metric, fmtMs(ms), fmtMs(peerMs), fmtRatio(ms, peerMs), `wall ratio ≤ ${TARGETS.coldRatio.toFixed(1)}`,
@@ -668,14 +716,14 @@ function markdown(results, env) {
       '–', 'exact', o?.totals ? tokOk : null);
   }
   lines.push('');
-  const cacheState = results.filter((r) => r.ours).map((r) => `${r.size}: ${r.ours.warmPriceCacheBytes == null ? '**no cache file: it was cold**' : `${(r.ours.warmPriceCacheBytes / 1024).toFixed(1)} KB`}`).join(', ');
+  const cacheState = results.filter((r) => r.ours).map((r) => `${r.agentLabel} ${r.size}: ${r.ours.warmPriceCacheBytes == null ? '**no cache file: it was cold**' : `${(r.ours.warmPriceCacheBytes / 1024).toFixed(1)} KB`}`).join(', ');
   const firstWrote = results.filter((r) => r.ours).every((r) => r.ours.firstEver.every((f) => f.cacheWritten));
   lines.push('¹ "cold scan": empty state dir, but the price cache ($XDG_CACHE_HOME/agent-spend/rate-cards.json in the sandbox) was warm, ' +
     `written by the untimed warm-up run just before (${cacheState}). ` +
     '"first run ever": empty state dir and an empty AGENT_SPEND_CACHE_DIR, both fresh for each run ' +
     `(${firstWrote ? 'each run wrote its rate-cards.json' : '**some run wrote no rate-cards.json**'}); its runs alternate with the cold-scan and ccusage runs.`);
   lines.push('');
-  const nodeMs = results.filter((r) => r.ours).map((r) => `${fmtMs(r.ours.nodeStartupMedianMs ?? null)} (${r.size} run)`).join(', ') || '–';
+  const nodeMs = results.filter((r) => r.ours).map((r) => `${fmtMs(r.ours.nodeStartupMedianMs ?? null)} (${r.agentLabel} ${r.size} run)`).join(', ') || '–';
   lines.push('"wall" = spawn to exit of the whole process, what a user waits for (includes Node\'s own start-up, loading our bundle, and exit). ' +
     '"engine (printed − start)" = from the CLI\'s first line of work to the report written to stdout, read from its AGENT_SPEND_TIMING=1 marks ' +
     '(performance.now(), ms since the process started): the time our code took once Node was up. ' +
@@ -686,7 +734,7 @@ function markdown(results, env) {
   lines.push('');
   lines.push('Engine phases (median ms since process start at each mark; "exit" = wall − printed):');
   lines.push('');
-  lines.push('| size | run | start | loaded | scanned | saved | reported | printed | exit | wall |');
+  lines.push('| corpus | run | start | loaded | scanned | saved | reported | printed | exit | wall |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const o = r.ours;
@@ -694,14 +742,14 @@ function markdown(results, env) {
     for (const [label, k] of [['cold scan', 'cold'], ['first run ever', 'firstEver'], ['warm start', 'warm']]) {
       const ph = o[`${k}Phases`] ?? {};
       const f = (v) => (v == null ? '–' : v.toFixed(0));
-      lines.push(`| ${r.size} | ${label} | ${PHASES.map((p) => f(ph[p])).join(' | ')} | ${f(ph.exitMs)} | ${f(o[`${k}MedianMs`])} |`);
+      lines.push(`| ${r.agentLabel} ${r.size} | ${label} | ${PHASES.map((p) => f(ph[p])).join(' | ')} | ${f(ph.exitMs)} | ${f(o[`${k}MedianMs`])} |`);
     }
   }
   lines.push('');
   lines.push('Medians are per column, so the columns need not add up exactly.');
   lines.push('');
   for (const r of results) {
-    lines.push(`## Token totals, ${r.size}`);
+    lines.push(`## Token totals, ${r.agentLabel} ${r.size}`);
     lines.push('');
     lines.push('| field | manifest | agent-spend | ccusage | agent-spend vs manifest | ccusage vs manifest |');
     lines.push('|---|---|---|---|---|---|');
@@ -709,7 +757,7 @@ function markdown(results, env) {
       lines.push(`| ${a.field} | ${fmtInt(a.manifest)} | ${fmtInt(a.ours)} | ${fmtInt(a.ccusage)} | ${a.oursVerdict} | ${a.peerVerdict} |`);
     }
     const os_ = r.ours?.cold.find((c) => c.sessions != null)?.sessions ?? null;
-    lines.push(`| sessions (informational) | ${fmtInt(r.manifest.sessions)} main files | ${fmtInt(os_)} | ${fmtInt(r.peer?.totals?.sessions ?? null)} | – | – |`);
+    lines.push(`| sessions (informational) | ${fmtInt(r.manifest.sessions)} ${AGENTS[r.agent].sessionsLabel} | ${fmtInt(os_)} | ${fmtInt(r.peer?.totals?.sessions ?? null)} | – | – |`);
     const oc = r.ours?.totals?.costUsd;
     const pc = r.peer?.totals?.costUsd;
     lines.push(`| cost USD (informational) | – | ${oc == null ? '–' : oc.toFixed(2)} | ${pc == null ? '–' : pc.toFixed(2)} | ratio ${fmtRatio(oc, pc)} | – |`);
@@ -723,9 +771,11 @@ function markdown(results, env) {
   }
   lines.push('Sessions are informational: a resumed session repeats lines of an earlier one, and a tool may attribute those responses to either file.');
   lines.push('');
-  lines.push('Corpora: ' + results.map((r) => `${r.size}: ${r.manifest.files} files (${r.manifest.mainFiles} sessions, ${r.manifest.subagentFiles} subagent files), ${r.manifest.projects} projects, ${(r.manifest.bytes / 2 ** 20).toFixed(0)} MiB, ${r.corpusReused ? 'cached' : `generated in ${(r.manifest.generationMs / 1000).toFixed(1)} s`}`).join('; ') + '.');
-  lines.push('');
-  lines.push('"known" = ccusage `claude session` counts sidechain replays (same message.id as a parent line, new requestId) whose timestamp differs from the parent line\'s; the generator records that expected surplus in manifest.peerExpectedExtra.');
+  lines.push('Corpora: ' + results.map((r) => `${r.agentLabel} ${r.size}: ${AGENTS[r.agent].describe(r.manifest)}, ${(r.manifest.bytes / 2 ** 20).toFixed(0)} MiB, ${r.corpusReused ? 'cached' : `generated in ${(r.manifest.generationMs / 1000).toFixed(1)} s`}`).join('; ') + '.');
+  for (const id of new Set(results.map((r) => r.agent))) {
+    lines.push('');
+    lines.push(AGENTS[id].knownNote);
+  }
   return { text: lines.join('\n') + '\n', failures };
 }
 
@@ -793,18 +843,21 @@ async function main() {
     runs: opts.runs,
     rssMethod: `/proc VmHWM polling, largest process in the tree${GNU_TIME ? ' (GNU time %M recorded in latest.json)' : ''}`,
     oursNote,
-    generatorId: GENERATOR_ID,
+    generatorIds: Object.fromEntries(opts.agents.map((a) => [a, AGENTS[a].generatorId])),
     seed: opts.seed,
   };
 
   const results = [];
-  for (const size of opts.sizes) {
-    const corpus = await ensureCorpus(opts, size);
-    const r = { size, corpusDir: corpus.dir, corpusReused: corpus.reused, manifest: corpus.manifest, peer: null, ours: null };
-    log(`${size}: ${peer.ok ? `ccusage × ${opts.runs}` : 'no peer'}, ${oursNote ? 'no agent-spend' : `agent-spend cold × ${opts.runs}, warm × ${opts.runs}, live × ${opts.liveIterations}`}`);
-    Object.assign(r, await benchSize(corpus, opts, { peer: peer.ok, ours: !oursNote }));
-    r.agreement = compareTotals(corpus.manifest, r.ours?.totals ?? null, r.peer?.totals ?? null);
-    results.push(r);
+  for (const agentId of opts.agents) {
+    const agent = AGENTS[agentId];
+    for (const size of opts.sizes) {
+      const corpus = await ensureCorpus(opts, agent, size);
+      const r = { agent: agent.id, agentLabel: agent.label, size, corpusDir: corpus.dir, corpusReused: corpus.reused, manifest: corpus.manifest, peer: null, ours: null };
+      log(`${agent.label} ${size}: ${peer.ok ? `ccusage × ${opts.runs}` : 'no peer'}, ${oursNote ? 'no agent-spend' : `agent-spend cold × ${opts.runs}, warm × ${opts.runs}, live × ${opts.liveIterations}`}`);
+      Object.assign(r, await benchSize(corpus, opts, { peer: peer.ok, ours: !oursNote }));
+      r.agreement = compareTotals(corpus.manifest, r.ours?.totals ?? null, r.peer?.totals ?? null, agent);
+      results.push(r);
+    }
   }
 
   const { text, failures } = markdown(results, env);
