@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { Engine } from '../../src/core/engine';
 import type { LedgerRecord } from '../../src/core/ledger';
 import {
@@ -16,8 +16,10 @@ import {
   settingFromJsonc,
 } from '../../src/core/sources/cline';
 import { newReadCounts, type Source, type SourceOptions } from '../../src/core/sources/source';
+import { loadSqlite } from '../../src/core/sqlite';
 import type { UsageEvent } from '../../src/core/usage';
-import { REPO, scanReport, sourceEngine, tempDir } from './helpers';
+import { appendWalCommit } from '../fixtures/sqlite/walWriter';
+import { copyDir, REPO, scanReport, sourceEngine, tempDir } from './helpers';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'cline');
 const ALL: Source[] = [clineSource, rooCodeSource, kiloCodeSource];
@@ -487,6 +489,158 @@ describe('Cline 4.x SDK sessions', () => {
   });
 });
 
+describe('Cline 4.x session index (sessions.db)', () => {
+  before(() => loadSqlite());
+
+  const INDEXED = path.join(FIXTURES, 'sdk-sessions-db');
+  const A = '1783600000000_k2m9q';
+  const B = '1783600900000_p4x7w';
+  const C = `${A}__explorer`;
+  const D = `${C}__grep`;
+  const E = '1783601800000_r8c1n';
+  const TT = `${A}__teamtask__coder__x3k9w`;
+  const SHOP = '/home/ana/src/shop';
+  const dbOf = (home: string) => path.join(home, '.cline', 'data', 'db', 'sessions.db');
+  const teammateFile = (home: string) => path.join(home, '.cline', 'data', 'sessions', A, 'teamtask-x3k9w', 'coder', `${TT}.messages.json`);
+
+  /** Per messages file (the folder in the key): [session, project, sidechain, model, output tokens]. */
+  function attribution(engine: Engine): Record<string, [string, string, boolean, string, number]> {
+    const out: Record<string, [string, string, boolean, string, number]> = {};
+    for (const r of engine.ledger.records()) out[r.key.split(':').slice(1, 3).join(':')] = [r.sessionId, r.project, r.sidechain, r.model, r.outputTokens];
+    return out;
+  }
+
+  /** What the messages files say alone: the manifest's project for A, the folder as the session for the others. */
+  const WITHOUT_INDEX = {
+    [`${A}:${A}`]: [A, SHOP, false, 'claude-sonnet-4-6', 50],
+    [`${C}:${C}`]: [C, '(unknown project)', false, 'claude-haiku-4-5', 40],
+    [`${D}:${D}`]: [D, '(unknown project)', false, '(unknown model)', 30],
+    [`${B}:${B}`]: [B, '(unknown project)', false, 'claude-sonnet-4-6', 70],
+    [`${E}:${E}`]: [E, '(unknown project)', false, 'claude-sonnet-4-6', 60],
+  };
+
+  function scanWithLog(home: string) {
+    const lines: string[] = [];
+    const engine = sourceEngine([clineSource], homeEnv(home), { log: (line) => lines.push(line) });
+    const scan = engine.scan();
+    return { engine, scan, lines };
+  }
+
+  it('a session without a manifest (or with a half-written one) gets its project from the index', () => {
+    const { engine, scan } = scanWithLog(INDEXED);
+    assert.deepEqual(scan.unreadable, []);
+    const got = attribution(engine);
+    assert.deepEqual(got[`${B}:${B}`], [B, '/home/ana/src/api', false, 'claude-sonnet-4-6', 70]); // its row is in the WAL only
+    assert.deepEqual(got[`${E}:${E}`], [E, '/home/ana/src/docs/site', false, 'claude-sonnet-4-6', 60]); // cwd before workspace_root
+    assert.deepEqual(got[`${A}:${A}`], [A, SHOP, false, 'claude-sonnet-4-6', 50]); // the manifest's, as before
+    assert.deepEqual(engine.warnings(), []);
+  });
+
+  it('a subagent kept in a folder of its own is reported under its parent (parent_session_id), up a chain to the root', () => {
+    const { engine, report } = scanReport(sourceEngine([clineSource], homeEnv(INDEXED)));
+    const got = attribution(engine);
+    assert.deepEqual(got[`${C}:${C}`], [A, SHOP, true, 'claude-haiku-4-5', 40]);
+    // D's parent is C, whose parent is A; D has no cwd of its own (C's is used) and no modelInfo (its row's model).
+    assert.deepEqual(got[`${D}:${D}`], [A, SHOP, true, 'claude-haiku-4-5', 30]);
+    // Keys follow the files, not the index: one record per call.
+    assert.equal(engine.ledger.records().length, 5);
+    assert.deepEqual(report.sessions.map((s) => s.sessionId).sort(), [A, B, E].sort());
+    const shop = report.sessions.find((s) => s.sessionId === A);
+    assert.equal(shop?.requests, 3);
+    assert.equal(shop?.project, SHOP);
+  });
+
+  it('a missing, garbage or foreign sessions.db changes nothing and fails nothing (logged once)', () => {
+    const variants: Array<[string, (db: string) => void]> = [
+      ['missing', (db) => fs.rmSync(path.dirname(db), { recursive: true })],
+      ['garbage', (db) => {
+        fs.writeFileSync(db, 'SQLite format 3\0 but not really'.repeat(40));
+        fs.rmSync(`${db}-wal`);
+      }],
+      ['no sessions table', (db) => {
+        fs.copyFileSync(path.join(REPO, 'test', 'fixtures', 'sqlite', 'checkpointed', 'app.db'), db);
+        fs.rmSync(`${db}-wal`);
+      }],
+      ['empty', (db) => {
+        fs.writeFileSync(db, '');
+        fs.rmSync(`${db}-wal`);
+      }],
+    ];
+    for (const [name, spoil] of variants) {
+      const home = copyDir(INDEXED, 'agent-spend-cline-db-');
+      spoil(dbOf(home));
+      const { engine, scan, lines } = scanWithLog(home);
+      assert.deepEqual(scan.unreadable, [], name);
+      assert.deepEqual(engine.warnings(), [], name);
+      assert.deepEqual(attribution(engine), WITHOUT_INDEX, name);
+      const mentions = lines.filter((line) => line.includes('sessions.db'));
+      assert.ok(mentions.length <= 1, `${name}: ${mentions.join('\n')}`);
+      if (name !== 'missing') assert.equal(mentions.length, 1, `${name}: ${lines.join('\n')}`);
+      // Left alone until it changes.
+      assert.equal(engine.scan().filesRead, 0, name);
+    }
+  });
+
+  it('a change of sessions.db (its -wal) is routed to it and re-emits the sessions it changed, under the same keys', () => {
+    const home = copyDir(INDEXED, 'agent-spend-cline-db-');
+    const db = dbOf(home);
+    const engine = sourceEngine([clineSource], homeEnv(home));
+    engine.scan();
+    const before = engine.report().totals;
+    assert.equal(engine.route(`${db}-wal`)?.file, db);
+    assert.equal(engine.route(db)?.file, db);
+    // Another folder's sessions.db is nobody's index.
+    assert.equal(clineSource.fileFor(path.join(home, '.cline', 'data', 'sessions', 'sessions.db')), undefined);
+
+    const reread = () => {
+      const events: UsageEvent[] = [];
+      const context = { emit: (e: UsageEvent) => events.push(e), counts: newReadCounts(), log: () => undefined };
+      clineSource.read(db, engine.cursors.get(db), context);
+      return events;
+    };
+    // A status change says nothing about where the usage belongs: nothing is re-read.
+    appendWalCommit(db, (sql) => sql.run("UPDATE sessions SET status = 'completed', ended_at = '2026-07-09T13:00:00.000Z' WHERE session_id = ?", [B]));
+    assert.deepEqual(reread(), []);
+    // B's folder moved: B's call is emitted again, with the new project and its old key.
+    appendWalCommit(db, (sql) => sql.run('UPDATE sessions SET cwd = ?, workspace_root = ? WHERE session_id = ?', ['/home/ana/src/api-v2', '/home/ana/src/api-v2', B]));
+    const events = reread();
+    assert.deepEqual(
+      events.map((e) => [e.dedupeKey, e.sessionId, e.project]),
+      [[`cline:${B}:${B}:m1`, B, '/home/ana/src/api-v2']],
+    );
+
+    const scan = engine.scan([`${db}-wal`]);
+    assert.deepEqual([scan.filesRead, scan.eventsAdded, scan.unreadable.length], [1, 0, 0]);
+    assert.deepEqual(engine.report().totals, before);
+    assert.equal(engine.scan().filesRead, 0);
+  });
+
+  it('messages kept elsewhere (messages_path) are read from the index, under the parent, and again when they change', () => {
+    const home = copyDir(INDEXED, 'agent-spend-cline-db-');
+    const db = dbOf(home);
+    const file = teammateFile(home);
+    const engine = sourceEngine([clineSource], homeEnv(home));
+    engine.scan();
+    // Too deep for a walk, and the index names it where it lay on another machine: not read.
+    assert.equal(engine.ledger.records().length, 5);
+
+    appendWalCommit(db, (sql) => sql.run('UPDATE sessions SET messages_path = ? WHERE session_id = ?', [file, TT]));
+    const scan = engine.scan([`${db}-wal`]);
+    assert.deepEqual([scan.filesRead, scan.eventsAdded], [1, 1]);
+    assert.deepEqual(attribution(engine)[`coder:${TT}`], [A, SHOP, true, 'claude-sonnet-4-6', 20]);
+
+    // Cline rewrites it with a new turn: the next look finds it (the index itself did not change).
+    const payload = JSON.parse(fs.readFileSync(file, 'utf8'));
+    payload.messages.push({ ...payload.messages[1], id: 'm2', ts: payload.messages[1].ts + 1000, metrics: { ...payload.messages[1].metrics, outputTokens: 33 } });
+    fs.writeFileSync(file, JSON.stringify(payload));
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    const again = engine.scan();
+    assert.deepEqual([again.eventsAdded, again.eventsReplaced], [1, 0]);
+    assert.equal(engine.ledger.records().filter((r) => r.sessionId === A).length, 5);
+    assert.equal(engine.scan().filesRead, 0);
+  });
+});
+
 describe('roots', () => {
   const rootsOf = (source: Source, options: Partial<SourceOptions> & { home: string }) =>
     source.roots({ env: homeEnv(options.home, options.env), platform: options.platform, extraDirs: options.extraDirs });
@@ -502,8 +656,10 @@ describe('roots', () => {
     has(roots, path.join('/data', 'code-server', 'User', 'globalStorage', CLINE_EXT, 'tasks'));
     has(roots, path.join('/h', '.cline', 'data', 'tasks'));
     has(roots, path.join('/h', '.cline', 'data', 'sessions'));
-    // Precise: never a whole globalStorage, never another extension's folder.
-    assert.ok(roots.every((root) => root.endsWith(`${path.sep}tasks`) || root.endsWith(`${path.sep}sessions`)), roots.join('\n'));
+    has(roots, path.join('/h', '.cline', 'data', 'db', 'sessions.db'));
+    // Precise: never a whole globalStorage, never another extension's folder; the session index is a file root.
+    const precise = (root: string) => [`${path.sep}tasks`, `${path.sep}sessions`, `${path.sep}sessions.db`].some((end) => root.endsWith(end));
+    assert.ok(roots.every(precise), roots.join('\n'));
     assert.ok(roots.every((root) => !root.includes(ROO_EXT) && !root.includes(KILO_EXT)), roots.join('\n'));
   });
 
@@ -527,13 +683,17 @@ describe('roots', () => {
     has(moved, '/mine');
   });
 
-  it('CLINE_DATA_DIR, CLINE_DIR and CLINE_SESSION_DATA_DIR', () => {
+  it('CLINE_DATA_DIR, CLINE_DIR, CLINE_SESSION_DATA_DIR and CLINE_DB_DATA_DIR', () => {
     const a = rootsOf(clineSource, { home: '/h', platform: 'linux', env: { CLINE_DIR: '/c' } });
     has(a, path.join('/c', 'data', 'tasks'));
     has(a, path.join('/c', 'data', 'sessions'));
+    has(a, path.join('/c', 'data', 'db', 'sessions.db'));
     const b = rootsOf(clineSource, { home: '/h', platform: 'linux', env: { CLINE_DIR: '/c', CLINE_DATA_DIR: '/d', CLINE_SESSION_DATA_DIR: '/s' } });
     has(b, path.join('/d', 'tasks'));
     has(b, '/s');
+    has(b, path.join('/d', 'db', 'sessions.db'));
+    has(rootsOf(clineSource, { home: '/h', platform: 'linux', env: { CLINE_DB_DATA_DIR: '/i' } }), path.join('/i', 'sessions.db'));
+    assert.ok(!rootsOf(rooCodeSource, { home: '/h', platform: 'linux' }).some((root) => root.endsWith('sessions.db')), 'Roo has no index');
     assert.ok(!b.some((root) => root.startsWith('/c')), b.join('\n'));
   });
 

@@ -3,6 +3,10 @@
 // every change; plus Cline 4.x's SDK sessions, `<cline data>/sessions/<id>/<id>.messages.json`, also rewritten whole.
 // See ../shared/formats/agent-logs.md §4 for the traps handled here. One implementation, three sources.
 //
+// Cline 4.x also indexes its sessions in SQLite, `<cline data>/db/sessions.db`: no usage, but where each session ran,
+// its parent session (subagents and teammates) and where its messages file is. It is a side file: the messages files
+// are read without it when it is missing or unreadable, and it only fills in what a session's manifest does not say.
+//
 // Identity: a request is `<agent>:<taskId>:<ts>` (`ts` is the message's unique key in the task; it survives every
 // rewrite and a copy of the task into another folder), so re-parsing a rewritten file replaces and never adds.
 //
@@ -12,10 +16,25 @@
 // what each counted message held (`seen`, the older ones only as a sum: `old`), what vanished (`pool`) and what each
 // aggregate re-counted (`credit`).
 
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
-import type { FileCursor } from '../tail';
+import {
+  columnsOf,
+  eachRow,
+  loadSqlite,
+  numberOf,
+  openSnapshot,
+  sqliteFileFor,
+  SqliteReadError,
+  textOf,
+  type FileStamp,
+  type SqlDatabase,
+  type SqliteSnapshot,
+  type SqlValue,
+} from '../sqlite';
+import { isUnchanged, type FileCursor } from '../tail';
 import type { UsageEvent } from '../usage';
 import {
   homeOf,
@@ -155,6 +174,41 @@ export function clineSessionsDir(options: SourceOptions): string {
   return options.env.CLINE_SESSION_DATA_DIR?.trim() || path.join(clineDataDir(options), 'sessions');
 }
 
+const SESSIONS_DB = 'sessions.db';
+
+/** Cline 4.x's session index: CLINE_DB_DATA_DIR, else `<data>/db`, then sessions.db (cline shared/storage resolveDbDataDir). */
+export function clineSessionsDb(options: SourceOptions): string {
+  return path.join(options.env.CLINE_DB_DATA_DIR?.trim() || path.join(clineDataDir(options), 'db'), SESSIONS_DB);
+}
+
+/**
+ * Each index named by roots() with the sessions folder it describes (the environment can move either one). Reads get
+ * no options, so they look them up here; a sessions folder nobody named (a user-named folder) uses its sibling `db/`.
+ */
+const sessionsDirOfDb = new Map<string, string>();
+const dbOfSessionsDir = new Map<string, string>();
+
+function registerSessionsDb(sessionsDir: string, db: string): void {
+  sessionsDirOfDb.set(path.resolve(db), path.resolve(sessionsDir));
+  dbOfSessionsDir.set(path.resolve(sessionsDir), path.resolve(db));
+}
+
+function sessionsDirForDb(db: string): string {
+  return sessionsDirOfDb.get(db) ?? path.join(path.dirname(path.dirname(db)), 'sessions');
+}
+
+/** The index for a messages file: of the nearest named sessions folder above it, else of `<file>/../..`'s sibling. */
+function dbForMessagesFile(file: string): string | undefined {
+  let dir = path.dirname(path.resolve(file));
+  for (let up = 0; up < 4; up++) {
+    dir = path.dirname(dir);
+    const named = dbOfSessionsDir.get(dir);
+    if (named) return named;
+  }
+  const sessionsDir = path.dirname(path.dirname(path.resolve(file)));
+  return path.basename(sessionsDir) === 'sessions' ? path.join(path.dirname(sessionsDir), 'db', SESSIONS_DB) : undefined;
+}
+
 /** JSONC as VS Code writes settings.json: drops comments and trailing commas (outside strings), keeps the rest. */
 function stripJsonc(source: string): string {
   let out = '';
@@ -231,6 +285,12 @@ function productRoots(product: Product, options: SourceOptions): string[] {
   roots.push(...customTaskDirs(product, userDirs), ...product.extraTaskDirs(options));
   if (product === CLINE_PRODUCT) roots.push(clineSessionsDir(options));
   roots.push(...(options.extraDirs ?? []));
+  if (product === CLINE_PRODUCT) {
+    // A file root, last: the messages files found with the others are read before it (see readSessionsDb).
+    const db = clineSessionsDb(options);
+    registerSessionsDb(clineSessionsDir(options), db);
+    roots.push(db);
+  }
   return [...new Set(roots)];
 }
 
@@ -252,6 +312,11 @@ function walkFor(product: Product): WalkOptions {
 }
 
 function fileFor(product: Product, changed: string): string | undefined {
+  if (product === CLINE_PRODUCT) {
+    // The session index and its -wal / -shm / -journal: the index is read (it refreshes the sessions it changed).
+    const db = sqliteFileFor(changed, (name) => name === SESSIONS_DB);
+    if (db) return sessionsDirOfDb.has(path.resolve(db)) ? db : undefined;
+  }
   const name = path.basename(changed);
   if (name === UI_MESSAGES) return changed;
   // The atomic write's temporary `ui_messages.json.tmp.<ts>.<rand>.json`, renamed over the real file.
@@ -838,7 +903,102 @@ function sessionManifest(dir: string): { cwd?: string; model?: string } {
   return { cwd: text(manifest.cwd) ?? text(manifest.workspace_root), model: text(manifest.model) };
 }
 
-function parseSdkSession(file: string, data: Buffer, context: ReadContext): string | undefined {
+/** Who a messages file's usage belongs to: the manifest first, then the session index (sessions.db). */
+interface SdkSessionInfo {
+  /** The session it is reported under: the root session, for a subagent's or teammate's file. */
+  sessionId: string;
+  project?: string;
+  model?: string;
+  sidechain: boolean;
+}
+
+/**
+ * What each messages file was last parsed with (this process): a change of the index re-parses a file only when it
+ * changes what the file's usage would say.
+ */
+const parsedWith = new Map<string, string>();
+
+function infoSignature(info: SdkSessionInfo): string {
+  return JSON.stringify([info.sessionId, info.project ?? null, info.model ?? null, info.sidechain]);
+}
+
+/**
+ * The file's session in the index: by its messages_path, else by the id Cline gives it where it lies:
+ * `<id>/<id>.messages.json` is session `<id>`, `<root>/<agent>.messages.json` is `<root>__<agent>`
+ * (cline session-graph.ts makeSubSessionId) and `<root>/<agent>__<task>.messages.json` a teammate's
+ * `<root>__teamtask__<agent>__<task>`.
+ */
+function rowOf(index: SessionIndex, file: string): { row?: DbSession; byPath: boolean } {
+  const byPath = index.byMessages.get(path.resolve(file));
+  if (byPath) return { row: byPath, byPath: true };
+  const folder = path.basename(path.dirname(file));
+  const stem = path.basename(file, SDK_SUFFIX);
+  if (stem === folder) return { row: index.byId.get(folder), byPath: false };
+  return { row: index.byId.get(`${folder}__${stem}`) ?? index.byId.get(`${folder}__teamtask__${stem}`), byPath: false };
+}
+
+/** `start` and its parents, nearest first (at most MAX_CHAIN; a cycle stops it). */
+function chainOf(index: SessionIndex | undefined, start: string): string[] {
+  const chain = [start];
+  for (let id = start; chain.length <= MAX_CHAIN; ) {
+    const parent = index?.byId.get(id)?.parent;
+    if (parent === undefined || chain.includes(parent)) break;
+    chain.push(parent);
+    id = parent;
+  }
+  return chain;
+}
+
+/**
+ * A messages file's session. Without the index (or a row for it): its folder is the session, its manifest says where,
+ * a file named otherwise is a subagent's or teammate's. The index adds, where the manifest is missing or silent, the
+ * project (cwd, else workspace_root, of the session or of the nearest parent that has one) and the parent links: a
+ * subagent kept in a folder of its own is reported under its root session. `given` is the row of a file read from
+ * its messages_path (see readSessionsDb).
+ */
+function sdkSessionInfo(file: string, index: SessionIndex | undefined, given?: DbSession): SdkSessionInfo {
+  const dir = path.dirname(file);
+  const folder = path.basename(dir);
+  const stem = path.basename(file, SDK_SUFFIX);
+  const manifest = sessionManifest(dir);
+  const found = given ? { row: given, byPath: true } : index ? rowOf(index, file) : { byPath: false };
+  const row = found.row;
+  // A root session found by its messages_path is that session wherever its file is; the others start at the folder.
+  const start = row?.parent ?? (row && found.byPath && !row.subagent ? row.id : folder);
+  const chain = chainOf(index, start);
+  const sessionId = chain[chain.length - 1];
+  let project = manifest.cwd ?? row?.cwd;
+  for (const id of chain) project ??= index?.byId.get(id)?.cwd;
+  if (project === undefined && index && sessionId !== folder) project = sessionManifest(path.join(index.sessionsDir, sessionId)).cwd;
+  return {
+    sessionId,
+    project,
+    model: manifest.model ?? row?.model,
+    sidechain: row ? row.subagent || row.parent !== undefined || (!found.byPath && stem !== folder) : stem !== folder,
+  };
+}
+
+/** The session index for a messages file found by the walk; undefined when there is none or it cannot be read. */
+function indexForMessages(file: string, log: (message: string) => void): SessionIndex | undefined {
+  try {
+    const db = dbForMessagesFile(file);
+    return db ? sessionIndex(db, log)?.index : undefined;
+  } catch (error) {
+    log(`${file}: the Cline session index was not consulted (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
+/**
+ * Parses a session's messages file and emits each model call in it. `link` is given when the index asked for the
+ * read (a session it changed, or messages kept elsewhere); otherwise the index is looked up for the file.
+ */
+function parseSdkSession(
+  file: string,
+  data: Buffer,
+  context: ReadContext,
+  link?: { index: SessionIndex; row?: DbSession },
+): string | undefined {
   const parsed = parseJson(data);
   const payload = parsed.ok ? parsed.value : undefined;
   const messages = Array.isArray(payload) ? payload : isObject(payload) && Array.isArray(payload.messages) ? payload.messages : undefined;
@@ -847,10 +1007,9 @@ function parseSdkSession(file: string, data: Buffer, context: ReadContext): stri
     context.log(`${file}: not a Cline session messages file; skipped until it changes`);
     return undefined;
   }
-  const dir = path.dirname(file);
-  const rootId = path.basename(dir);
+  const rootId = path.basename(path.dirname(file));
   const stem = path.basename(file, SDK_SUFFIX);
-  const manifest = sessionManifest(dir);
+  const info = sdkSessionInfo(file, link ? link.index : indexForMessages(file, context.log), link?.row);
   const updatedAt = isObject(payload) && typeof payload.updated_at === 'string' ? Date.parse(payload.updated_at) : Number.NaN;
   let boundary = -1;
   messages.forEach((message, index) => {
@@ -860,18 +1019,19 @@ function parseSdkSession(file: string, data: Buffer, context: ReadContext): stri
     const message = messages[index];
     if (!isObject(message) || message.role !== 'assistant' || !isObject(message.metrics)) continue;
     if (isObject(message.metadata) && message.metadata.displayOnly === true) continue; // an error banner, not a call
-    const event = sdkEvent(message, message.metrics, { rootId, stem, manifest, updatedAt, index });
+    const event = sdkEvent(message, message.metrics, { rootId, stem, info, updatedAt });
     if (event === undefined) continue;
     if (event === 'undated') context.counts.undatedLines++;
     else context.emit(event);
   }
+  parsedWith.set(path.resolve(file), infoSignature(info));
   return undefined;
 }
 
 function sdkEvent(
   message: Json,
   metrics: Json,
-  session: { rootId: string; stem: string; manifest: { cwd?: string; model?: string }; updatedAt: number; index: number },
+  session: { rootId: string; stem: string; info: SdkSessionInfo; updatedAt: number },
 ): UsageEvent | 'undated' | undefined {
   const cacheRead = count(metrics.cacheReadTokens);
   const cacheWrite = count(metrics.cacheWriteTokens);
@@ -885,23 +1045,320 @@ function sdkEvent(
   const id = text(message.id) ?? `t${timestamp}`;
   const modelInfo = isObject(message.modelInfo) ? message.modelInfo : undefined;
   return {
+    // Where the file lies, never what the index says: a session's key does not change when the index does.
     dedupeKey: `${CLINE}:${session.rootId}:${session.stem}:${id}`,
     requestTag: 0,
     agent: CLINE,
     timestamp,
-    sessionId: session.rootId,
-    project: session.manifest.cwd ?? UNKNOWN_PROJECT,
-    model: text(modelInfo?.id) ?? session.manifest.model ?? UNKNOWN_MODEL,
+    sessionId: session.info.sessionId,
+    project: session.info.project ?? UNKNOWN_PROJECT,
+    model: text(modelInfo?.id) ?? session.info.model ?? UNKNOWN_MODEL,
     inputTokens: input,
     outputTokens: output,
     cacheWrite5mTokens: cacheWrite,
     cacheWrite1hTokens: 0,
     cacheReadTokens: cacheRead,
     fast: false,
-    // A subagent's or teammate's file sits in its root session's folder under its own name.
-    sidechain: session.stem !== session.rootId,
+    // A subagent's or teammate's file sits in its root session's folder under its own name (or the index says so).
+    sidechain: session.info.sidechain,
     reportedCostUsd: hasCost ? count(metrics.cost) : undefined,
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cline 4.x SDK: the session index, sessions.db
+// ---------------------------------------------------------------------------------------------------------------
+//
+// Table `sessions` (cline sdk shared/db/sqlite-db.ts, core storage/sqlite-session-store.ts): one row per session,
+// subagents and teammates included, with `cwd`, `workspace_root`, `parent_session_id`, `is_subagent`, `model` and
+// `messages_path` (absolute). Older databases lack some columns (added by migrations): absent ones read as NULL.
+// Cline writes a session's row before its messages file, so a messages file finds its row when it is first read.
+
+/** The index holds a few hundred bytes a session: a bigger file is not one (and is not held in memory). */
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+/** Parent links followed at most this far. */
+const MAX_CHAIN = 16;
+
+/** One session's row, as far as it matters here. */
+interface DbSession {
+  id: string;
+  /** cwd, else workspace_root. */
+  cwd?: string;
+  parent?: string;
+  subagent: boolean;
+  /** messages_path, resolved. */
+  messages?: string;
+  model?: string;
+  /** A hash of the above: a session whose row hash changes is refreshed. */
+  hash: string;
+}
+
+interface SessionIndex {
+  /** The sessions folder the index describes. */
+  sessionsDir: string;
+  byId: Map<string, DbSession>;
+  byMessages: Map<string, DbSession>;
+}
+
+/** An index as read for one state of the database and its WAL; without `index` when it could not be read. */
+interface IndexEntry {
+  db: [size: number, mtimeMs: number, ino: number];
+  wal: FileStamp;
+  index?: SessionIndex;
+  bytesRead: number;
+  /** Why there is no index. */
+  code?: string;
+}
+
+/** The last index read of each database: reused while neither the database nor its WAL changes. */
+const indexes = new Map<string, IndexEntry>();
+/** The last problem logged per database (each is logged once, not for every messages file). */
+const indexProblems = new Map<string, string>();
+
+function stampOf(file: string): FileStamp {
+  try {
+    const stat = fs.statSync(file);
+    return stat.isFile() ? [stat.size, stat.mtimeMs, stat.ino] : null;
+  } catch {
+    return null;
+  }
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  if (a === null || b === null) return a === b;
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
+}
+
+function indexProblem(db: string, message: string, log: (message: string) => void): void {
+  if (indexProblems.get(db) === message) return;
+  indexProblems.set(db, message);
+  log(`${db}: ${message}; Cline sessions are read without it (project and parent session from their own files only)`);
+}
+
+function rowText(value: SqlValue | undefined): string | undefined {
+  return text(textOf(value));
+}
+
+function buildIndex(sql: SqlDatabase, db: string): SessionIndex {
+  const columns = columnsOf(sql, 'sessions');
+  if (!columns.has('session_id')) throw new Error('no sessions table: not the index of Cline sessions');
+  const column = (name: string) => (columns.has(name) ? name : 'NULL');
+  const index: SessionIndex = { sessionsDir: sessionsDirForDb(db), byId: new Map(), byMessages: new Map() };
+  const query = `SELECT session_id, ${column('cwd')}, ${column('workspace_root')}, ${column('parent_session_id')}, ${column('is_subagent')},
+    ${column('messages_path')}, ${column('model')} FROM sessions`;
+  eachRow(sql, query, [], ([rawId, cwd, root, rawParent, subagent, messages, model]) => {
+    const id = rowText(rawId);
+    if (!id) return;
+    const parent = rowText(rawParent);
+    const messagesPath = rowText(messages);
+    const session: Omit<DbSession, 'hash'> = {
+      id,
+      cwd: rowText(cwd) ?? rowText(root),
+      parent: parent === id ? undefined : parent,
+      subagent: (numberOf(subagent) ?? 0) !== 0,
+      messages: messagesPath ? path.resolve(index.sessionsDir, messagesPath) : undefined,
+      model: rowText(model),
+    };
+    const hash = createHash('sha1')
+      .update(JSON.stringify([session.cwd, session.parent, session.subagent, session.messages, session.model]))
+      .digest('base64')
+      .slice(0, 12);
+    const row: DbSession = { ...session, hash };
+    index.byId.set(id, row);
+    if (row.messages) index.byMessages.set(row.messages, row);
+  });
+  return index;
+}
+
+/**
+ * The index of database `db`, read again only when it or its WAL changed. Never throws; undefined when there is no
+ * such file. A database that cannot be read is logged once and yields no index (until it changes); one that kept
+ * changing while read keeps the last index read.
+ */
+function sessionIndex(db: string, log: (message: string) => void): IndexEntry | undefined {
+  const stamp = stampOf(db);
+  if (!stamp) {
+    indexes.delete(db);
+    return undefined;
+  }
+  const wal = stampOf(`${db}-wal`);
+  const hit = indexes.get(db);
+  if (hit && sameStamp(hit.db, stamp) && sameStamp(hit.wal, wal)) return { ...hit, bytesRead: 0 };
+  let snapshot: SqliteSnapshot;
+  try {
+    snapshot = openSnapshot(db, { maxBytes: MAX_INDEX_BYTES });
+  } catch (error) {
+    const code = error instanceof SqliteReadError ? error.code : ((error as NodeJS.ErrnoException).code ?? 'EIO');
+    if (code === 'ENOENT') {
+      indexes.delete(db);
+      return undefined;
+    }
+    indexProblem(db, (error as Error).message, log);
+    if (code === 'EBUSY' && hit?.index) return { ...hit, bytesRead: 0 };
+    const failed: IndexEntry = { db: stamp, wal, bytesRead: 0, code };
+    // Not loaded yet, or busy: tried again at the next read. Otherwise not until the file changes.
+    if (code !== 'ENOTLOADED' && code !== 'EBUSY') indexes.set(db, failed);
+    return failed;
+  }
+  const read: IndexEntry = { db: [snapshot.stat.size, snapshot.stat.mtimeMs, snapshot.stat.ino], wal: snapshot.wal, bytesRead: snapshot.bytesRead };
+  try {
+    read.index = buildIndex(snapshot.db, db);
+    indexProblems.delete(db);
+  } catch (error) {
+    read.code = 'ESQL';
+    indexProblem(db, (error as Error).message, log);
+  } finally {
+    snapshot.close();
+  }
+  indexes.set(db, read);
+  return read;
+}
+
+/** What a read of the index leaves in its cursor. */
+interface DbState {
+  /** The WAL's stamp when the database was read (null: none). */
+  w: FileStamp;
+  /** Per session id, the hash of its row. */
+  r: Record<string, string>;
+  /** Messages files outside the sessions folder, read from here: [size, mtimeMs] when read. */
+  x: Record<string, [number, number]>;
+}
+
+function isStamp(value: unknown): value is FileStamp {
+  return value === null || (Array.isArray(value) && value.length === 3 && value.every((n) => typeof n === 'number'));
+}
+
+function loadDbState(context: string | undefined): DbState | undefined {
+  if (!context) return undefined;
+  const parsed = parseJson(context);
+  if (!parsed.ok || !isObject(parsed.value)) return undefined;
+  const { w, r, x } = parsed.value;
+  if (!isStamp(w) || !isObject(r) || !isObject(x)) return undefined;
+  return { w, r: r as DbState['r'], x: x as DbState['x'] };
+}
+
+/** True when neither the database, its WAL nor a messages file read from it changed since `cursor`. */
+function sessionsDbUnchanged(file: string, cursor: FileCursor, stat: fs.Stats): boolean {
+  if (!isUnchanged(cursor, stat)) return false;
+  const state = loadDbState(cursor.context);
+  if (!state || !sameStamp(state.w, stampOf(`${file}-wal`))) return false;
+  for (const [other, [size, mtimeMs]] of Object.entries(state.x)) {
+    const now = stampOf(other);
+    if (!now || now[0] !== size || now[1] !== mtimeMs) return false;
+  }
+  return true;
+}
+
+function inSessionsFolder(index: SessionIndex, file: string): boolean {
+  return path.dirname(path.dirname(file)) === index.sessionsDir;
+}
+
+/** The messages files in the sessions folder whose session is `id` or lies in its folder. */
+function sessionFiles(index: SessionIndex, id: string, into: Set<string>): void {
+  const dir = path.join(index.sessionsDir, id);
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    // no folder of its own (a subagent in its root's folder) or gone
+  }
+  for (const name of names) if (isSdkMessagesName(name)) into.add(path.join(dir, name));
+  const row = index.byId.get(id);
+  if (row?.messages && inSessionsFolder(index, row.messages)) into.add(row.messages);
+  const split = id.indexOf('__');
+  if (split > 0) {
+    const agent = id.slice(split + 2).replace(/^teamtask__/, '');
+    into.add(path.join(index.sessionsDir, id.slice(0, split), `${agent}${SDK_SUFFIX}`));
+  }
+}
+
+function reparse(file: string, context: ReadContext, link: { index: SessionIndex; row?: DbSession }): void {
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(file);
+  } catch {
+    return; // not there (any more): nothing to say
+  }
+  parseSdkSession(file, data, context, link);
+}
+
+/**
+ * After the index changed: re-emits the usage of the sessions whose row changed, appeared or went away, and of those
+ * below them (a session's project and root follow its parents'), when that changes what their usage says; and reads
+ * the messages files kept elsewhere than the sessions folder (no walk reaches them) when they are new or changed.
+ * Keys follow the files, never the index, so a re-emitted call is never counted twice (which copy of it stands is the
+ * ledger's rule: Ledger.isBetter keeps the first one when the tokens are the same).
+ */
+function refreshSessions(index: SessionIndex, previous: DbState | undefined, context: ReadContext): Omit<DbState, 'w'> {
+  const hashes: DbState['r'] = {};
+  for (const [id, row] of index.byId) hashes[id] = row.hash;
+  const changed = new Set<string>();
+  for (const [id, hash] of Object.entries(hashes)) if (previous?.r[id] !== hash) changed.add(id);
+  for (const id of Object.keys(previous?.r ?? {})) if (!(id in hashes)) changed.add(id);
+  const affected = new Set(changed);
+  if (changed.size > 0) {
+    for (const id of index.byId.keys()) if (chainOf(index, id).some((up) => changed.has(up))) affected.add(id);
+  }
+  const files = new Set<string>();
+  for (const id of affected) sessionFiles(index, id, files);
+  for (const file of files) {
+    const known = parsedWith.get(path.resolve(file));
+    // A file is re-parsed when what its usage would say differs from what it was last parsed with. On the first read
+    // of an index, files this process has not parsed are left alone: they are read (or were read) with it already.
+    if (known === undefined ? previous === undefined : known === infoSignature(sdkSessionInfo(file, index))) continue;
+    reparse(file, context, { index });
+  }
+  const elsewhere: DbState['x'] = {};
+  for (const row of index.byId.values()) {
+    const file = row.messages;
+    if (!file || inSessionsFolder(index, file) || elsewhere[file]) continue;
+    const stamp = stampOf(file);
+    if (!stamp) continue;
+    elsewhere[file] = [stamp[0], stamp[1]];
+    const before = previous?.x[file];
+    if (before && before[0] === stamp[0] && before[1] === stamp[1]) {
+      if (!affected.has(row.id) || parsedWith.get(file) === infoSignature(sdkSessionInfo(file, index, row))) continue;
+    }
+    reparse(file, context, { index, row });
+  }
+  return { r: hashes, x: elsewhere };
+}
+
+/**
+ * Reads the session index: refreshes what it changed (see refreshSessions). A database that cannot be read is logged
+ * and left alone until it changes (the messages files are read without it); never an error of the scan.
+ */
+function readSessionsDb(file: string, previous: FileCursor | undefined, context: ReadContext): SourceRead {
+  try {
+    const before = loadDbState(previous?.context);
+    const entry = sessionIndex(path.resolve(file), context.log);
+    if (!entry) return { file, bytesRead: 0, rewritten: false, error: `${file}: not found`, errorCode: 'ENOENT' };
+    let state: DbState | undefined;
+    if (entry.index) state = { w: entry.wal, ...refreshSessions(entry.index, before, context) };
+    // Not loaded: no state, so that the next look reads it again. Unreadable: what the last good read left.
+    else if (entry.code !== 'ENOTLOADED') state = { r: before?.r ?? {}, x: before?.x ?? {}, w: entry.wal };
+    const [size, mtimeMs, ino] = entry.db;
+    return {
+      file,
+      cursor: { offset: size, size, mtimeMs, ino, tail: '', context: state ? JSON.stringify(state) : undefined },
+      bytesRead: entry.bytesRead,
+      rewritten: false,
+    };
+  } catch (error) {
+    context.log(`${file}: ${(error as Error).message}; Cline sessions are read without it`);
+    return { file, bytesRead: 0, rewritten: false, error: (error as Error).message, errorCode: (error as NodeJS.ErrnoException).code };
+  }
+}
+
+/** Loads SQLite for the index when Cline 4.x is on this machine (its data or sessions folder exists). */
+async function prepareClineIndex(): Promise<void> {
+  const present = [...sessionsDirOfDb].some(([db, sessionsDir]) => fs.existsSync(path.dirname(db)) || fs.existsSync(sessionsDir));
+  if (!present) return;
+  try {
+    await loadSqlite();
+  } catch {
+    // The index is side information: without SQLite the messages files are read alone (logged at the first read).
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -909,20 +1366,30 @@ function sdkEvent(
 // ---------------------------------------------------------------------------------------------------------------
 
 function readFor(product: Product) {
-  return (file: string, previous: FileCursor | undefined, context: ReadContext): SourceRead =>
-    readWholeFile(file, previous, context, (data, state, read) =>
-      path.basename(file) === UI_MESSAGES ? parseTask(product, file, data, state, read) : parseSdkSession(file, data, read),
+  return (file: string, previous: FileCursor | undefined, context: ReadContext): SourceRead => {
+    const name = path.basename(file);
+    if (product === CLINE_PRODUCT && name === SESSIONS_DB) return readSessionsDb(file, previous, context);
+    return readWholeFile(file, previous, context, (data, state, read) =>
+      name === UI_MESSAGES ? parseTask(product, file, data, state, read) : parseSdkSession(file, data, read),
     );
+  };
 }
 
 function sourceFor(product: Product): Source {
-  return {
+  const source: Source = {
     agent: product.agent,
     label: product.label,
     roots: (options) => productRoots(product, options),
     walk: walkFor(product),
     fileFor: (changed) => fileFor(product, changed),
     read: readFor(product),
+  };
+  if (product !== CLINE_PRODUCT) return source;
+  return {
+    ...source,
+    prepare: prepareClineIndex,
+    isUnchanged: (file, cursor, stat) =>
+      path.basename(file) === SESSIONS_DB ? sessionsDbUnchanged(file, cursor, stat) : isUnchanged(cursor, stat),
   };
 }
 
