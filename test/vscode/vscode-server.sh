@@ -11,11 +11,13 @@ cmd=$1; shift
 prepare() {
   local state=$1
   mkdir -p "$state/home" "$state/server/data/User" "$state/extensions" "$state/workspace"
-  [ -f "$state/server/data/User/settings.json" ] || cat > "$state/server/data/User/settings.json" <<'JSON'
+  # TRUST=1: workspace trust on (folders open in Restricted Mode, no start-up prompt); otherwise off.
+  local trust=false; [ "${TRUST:-}" = 1 ] && trust=true
+  [ -f "$state/server/data/User/settings.json" ] || cat > "$state/server/data/User/settings.json" <<JSON
 { "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off", "update.mode": "none",
   "extensions.autoCheckUpdates": false, "extensions.autoUpdate": false, "workbench.enableExperiments": false,
-  "chat.disableAIFeatures": true, "security.workspace.trust.enabled": false, "git.enabled": false,
-  "workbench.tips.enabled": false }
+  "chat.disableAIFeatures": true, "security.workspace.trust.enabled": $trust,
+  "security.workspace.trust.startupPrompt": "never", "git.enabled": false, "workbench.tips.enabled": false }
 JSON
   SERVER_ARGS=(--accept-server-license-terms --disable-telemetry --server-data-dir "$state/server"
     --user-data-dir "$state/server/data" --extensions-dir "$state/extensions")
@@ -28,7 +30,7 @@ case "$cmd" in
     state=$1; port=$2; shift 2; prepare "$state"
     # HOME is the run's own: the extension under test must never see the real home's agent logs.
     HOME="$state/home" setsid "$NODE24/bin/node" "$VSCODE_SERVER" "${SERVER_ARGS[@]}" --host 127.0.0.1 --port "$port" \
-      --without-connection-token --disable-workspace-trust "$@" > "$state/server.log" 2>&1 &
+      --without-connection-token $([ "${TRUST:-}" = 1 ] || echo --disable-workspace-trust) "$@" > "$state/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 150); do
       curl -fs -o /dev/null "http://127.0.0.1:$port/version" && { echo "$pid"; exit 0; }
