@@ -13,29 +13,30 @@ const repo = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
 const env = { ...process.env };
 
-function hasClaudeLogs() {
-  const home = os.homedir();
-  const roots = env.CLAUDE_CONFIG_DIR
-    ? [env.CLAUDE_CONFIG_DIR]
-    : [path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'claude'), path.join(home, '.claude')];
-  // Only whether a projects folder with something in it exists: nothing is read here.
-  return roots.some((root) => {
-    try {
-      return fs.readdirSync(path.join(root, 'projects')).length > 0;
-    } catch {
-      return false;
-    }
-  });
+/**
+ * Whether any agent's log folder exists on this machine (only folder existence: nothing is read). Asks the CLI just
+ * built, so the answer covers every agent it knows. Aider's root is the project folder itself, which always exists,
+ * so it does not count here.
+ */
+function hasAgentLogs() {
+  const run = spawnSync(process.execPath, [path.join(repo, 'dist', 'cli.js'), 'agents', '--json'], { env, encoding: 'utf8' });
+  if (run.status !== 0) return false;
+  try {
+    const { agents } = JSON.parse(run.stdout);
+    return agents.some((agent) => agent.enabled && agent.agent !== 'aider' && agent.folders.some((folder) => folder.exists));
+  } catch {
+    return false;
+  }
 }
 
-if (args.includes('--demo') || !hasClaudeLogs()) {
+if (args.includes('--demo') || !hasAgentLogs()) {
   const demo = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-spend-demo-'));
   const requests = writeDemoLogs(demo);
   env.CLAUDE_CONFIG_DIR = demo;
   console.log(
     args.includes('--demo')
       ? `agent-spend: demo mode: ${requests} sample requests in ${demo}`
-      : `agent-spend: no Claude Code logs found on this machine, so showing ${requests} sample requests from ${demo} (run with your agents, then npm start again)`,
+      : `agent-spend: no agent logs found on this machine, so showing ${requests} sample requests from ${demo} (run with your agents, then npm start again)`,
   );
 }
 
