@@ -95,7 +95,9 @@ export class StopController extends Disposable {
   }
 
   private async warn(alert: Alert, candidates: RunningAgent[], why: string): Promise<void> {
-    const actions = [...(candidates.length > 0 ? [STOP_NOW] : []), ACTIONS.snooze, ACTIONS.raise, ACTIONS.breakdown];
+    // Stopping is never offered where it is not allowed (an untrusted workspace).
+    const canStop = candidates.length > 0 && this.host.config().allowed;
+    const actions = [...(canStop ? [STOP_NOW] : []), ACTIONS.snooze, ACTIONS.raise, ACTIONS.breakdown];
     const choice = await vscode.window.showErrorMessage(`${alertMessage(alert)}${why}`, ...actions);
     if (choice === STOP_NOW) {
       const chosen = await this.pick(candidates, 'Stop which agent?');
@@ -155,6 +157,10 @@ export class StopController extends Disposable {
   /** Stops each target now (the stopper re-checks every one of them before every signal). */
   async stop(targets: RunningAgent[], reason: string, state?: BudgetState): Promise<StopOutcome[]> {
     const config = this.host.config();
+    if (!config.allowed) {
+      this.log.warn(`not stopping ${describe(targets)}: this workspace is not trusted`);
+      return [];
+    }
     const reader = processReader();
     const outcomes: StopOutcome[] = [];
     for (const target of targets) {

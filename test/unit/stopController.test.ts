@@ -88,6 +88,7 @@ describe('stop controller', () => {
     await stop.onCap(alert(state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt' })));
     assert.deepEqual(sent, []);
     assert.match(fake.recorded.messages[0].text, /does not interrupt agents in an untrusted workspace/);
+    assert.ok(!fake.recorded.messages[0].actions.includes(STOP_NOW), 'no Stop Now offered where stopping is off');
   });
 
   it('onCap interrupt: Ctrl+C to each counted agent\'s terminal, nothing else', async () => {
