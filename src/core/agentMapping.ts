@@ -51,6 +51,8 @@ function samePath(a: string | undefined, b: string | undefined): boolean {
 }
 
 function holdsLogOf(process: RunningAgent, sessionId: string): boolean {
+  // Session ids are UUIDs or long ids; a short or empty one would match any file name.
+  if (sessionId.length < 8) return false;
   return !!process.openFiles?.some((file) => {
     const name = file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
     return name.includes(sessionId);

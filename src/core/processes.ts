@@ -198,6 +198,8 @@ export function stillTheAgent(
   patterns?: Record<string, RegExp>,
 ): boolean {
   if (chosen.pid === shellPid || chosen.pid === process.pid || chosen.pid <= 1) return false;
+  // Without a start time the identity is the pid alone, which the kernel reuses: never enough to act on.
+  if (!(chosen.startTicks > 0)) return false;
   const now = read(chosen.pid);
   if (!now || now.zombie || now.startTicks !== chosen.startTicks) return false;
   if (agentOf(now, patterns) !== chosen.agent) return false;

@@ -55,17 +55,20 @@ describe('mapping sessions to processes', () => {
   });
 
   it('two processes in one folder are ambiguous, unless one holds the log open or its session file names it', () => {
-    const s = session('s1');
+    const s = session('session-0001');
     const two = [run(11), run(21)];
     const ambiguous = mapSession(s, two, [s]);
     assert.equal(ambiguous.kind, 'ambiguous');
     assert.deepEqual(ambiguous.kind === 'ambiguous' && ambiguous.candidates.map((p) => p.pid), [11, 21]);
 
-    const byFile = mapSession(s, [run(11), run(21, { openFiles: ['/h/.codex/sessions/2026/11/28/rollout-x-s1.jsonl'] })], [s]);
+    const byFile = mapSession(s, [run(11), run(21, { openFiles: ['/h/.codex/sessions/2026/11/28/rollout-x-session-0001.jsonl'] })], [s]);
     assert.equal(byFile.kind === 'mapped' && byFile.process.pid, 21);
     assert.equal(byFile.kind === 'mapped' && byFile.evidence, 'open-log');
 
-    const byHint = mapSession(s, [run(11, { sessionHint: 's1' }), run(21, { sessionHint: 's2' })], [s, session('s2', { lastAt: 2_500 })]);
+    const byHint = mapSession(s, [run(11, { sessionHint: 'session-0001' }), run(21, { sessionHint: 's2' })], [s, session('s2', { lastAt: 2_500 })]);
+    // A short (or empty) session id never matches an open file by accident.
+    const empty = session('');
+    assert.notEqual(mapSession(empty, [run(11, { openFiles: ['/x/opencode.db'] }), run(21)], [empty]).kind === 'mapped' && 'open-log', 'open-log');
     assert.equal(byHint.kind === 'mapped' && byHint.process.pid, 11);
     assert.equal(byHint.kind === 'mapped' && byHint.evidence, 'session-file');
   });
