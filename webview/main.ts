@@ -213,7 +213,7 @@ function renderRunning(running: RunningAgentView[]): void {
       { class: 'running' },
       ...running.map((agent) => {
         const stop = custom('vscode-button', { secondary: '', 'aria-label': `Stop ${agent.agent} in terminal ${agent.terminalName}` }, 'Stop…');
-        stop.addEventListener('click', () => vscode.postMessage({ type: 'stopAgent', pid: agent.pid }));
+        stop.addEventListener('click', () => vscode.postMessage({ type: 'stopAgent', pid: agent.pid, startTicks: agent.startTicks }));
         const facts = [
           agent.agent,
           agent.sessionId ? `session ${agent.sessionId.slice(0, 8)}` : 'session not known',

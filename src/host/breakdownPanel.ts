@@ -86,7 +86,9 @@ export class BreakdownPanel extends Disposable implements vscode.WebviewPanelSer
         break;
       case 'stopAgent':
         // The webview only names a pid it was shown; the command checks it is a running agent and asks first.
-        if (Number.isInteger(message.pid)) void vscode.commands.executeCommand('agentSpend.stopAgent', message.pid);
+        if (Number.isInteger(message.pid) && Number.isFinite(message.startTicks)) {
+          void vscode.commands.executeCommand('agentSpend.stopAgent', message.pid, message.startTicks);
+        }
         break;
       default:
         this.log.warn(`breakdown: unknown message ${JSON.stringify(message).slice(0, 200)}`);

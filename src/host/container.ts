@@ -89,7 +89,9 @@ export class Container extends Disposable {
     this.register(vscode.commands.registerCommand(COMMANDS.refresh, () => this.engine.refresh()));
     this.register(vscode.commands.registerCommand(COMMANDS.showLog, () => this.log.show()));
     this.register(
-      vscode.commands.registerCommand(COMMANDS.stopAgent, (pid?: unknown) => this.stopper.stopCommand(typeof pid === 'number' ? pid : undefined)),
+      vscode.commands.registerCommand(COMMANDS.stopAgent, (pid?: unknown, startTicks?: unknown) =>
+        this.stopper.stopCommand(typeof pid === 'number' ? pid : undefined, typeof startTicks === 'number' ? startTicks : undefined),
+      ),
     );
     this.register(vscode.window.registerWebviewPanelSerializer(BreakdownPanel.viewType, this.breakdown));
     this.register(
@@ -125,6 +127,7 @@ export class Container extends Disposable {
       const spend = session ? meter?.running.find((r) => r.sessionId === session.sessionId && r.agent === session.agent) : undefined;
       return {
         pid: agent.pid,
+        startTicks: agent.startTicks,
         agent: agent.agent,
         terminalName: agent.terminalName,
         cwd: agent.cwd ?? null,

@@ -84,7 +84,7 @@ export function tooltipMarkdown(meter: Meter, unit: MeterUnit, running: RunningA
   if (running.length > 0) {
     lines.push('', '**Agents in terminals**', '');
     for (const agent of running) {
-      const args = encodeURIComponent(JSON.stringify([agent.pid]));
+      const args = encodeURIComponent(JSON.stringify([agent.pid, agent.startTicks]));
       const parts = [
         `$(terminal) ${escapeMarkdown(agent.terminalName)}`,
         escapeMarkdown(agent.agent),

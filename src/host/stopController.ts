@@ -8,7 +8,8 @@ import * as vscode from 'vscode';
 import { capTargets, mapSession, type RunningAgent, type SessionActivity } from '../core/agentMapping';
 import type { BudgetState } from '../core/budget';
 import type { Meter } from '../core/meter';
-import { processReader } from '../core/processes';
+import * as fs from 'node:fs';
+import { processReader, stillTheAgent } from '../core/processes';
 import { stopAgent, systemOps, type StopOutcome } from '../core/stopper';
 import { usd } from '../shared/format';
 import type { Alert } from './alerts';
@@ -18,6 +19,8 @@ import { Disposable } from './lifecycle';
 import type { TerminalAgent, TerminalAgents } from './terminalAgents';
 
 const STOPPED = 'agentSpend.stoppedSessions';
+/** The terminalId TerminalAgents gives the Claude Code extension's own claude (below the extension host). */
+const EXTENSION_HOST = 'extension-host';
 export const STOP_NOW = 'Stop Now';
 
 /** A session Agent Spend stopped, shown as a marker in the breakdown. */
@@ -33,6 +36,8 @@ export interface StoppedMarker {
 
 export interface StopControllerHost {
   meter(): Meter | undefined;
+  /** How processes are read and signalled (default: the system's; tests give a fake table). */
+  processes?: () => ReturnType<typeof processReader> & { kill?: (pid: number, signal: NodeJS.Signals) => void };
   config(): StopConfig;
   workspaceFolders(): string[];
   snooze(budgetIndex: number): Promise<void>;
@@ -44,6 +49,9 @@ export class StopController extends Disposable {
   readonly onDidStop = this.stoppedEmitter.event;
   /** Stops in progress, by pid: a second cap alert for the same agent does not start a second countdown. */
   private readonly inProgress = new Set<number>();
+  /** Escalation timers, cleared when the extension goes away. */
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private gone = false;
 
   constructor(
     private readonly agents: TerminalAgents,
@@ -107,13 +115,24 @@ export class StopController extends Disposable {
     else if (choice === ACTIONS.breakdown) this.host.showBreakdown();
   }
 
-  /** Ctrl+C to each agent's terminal: the turn ends, the session stays resumable. */
+  /**
+   * Ctrl+C to each agent: the turn ends, the session stays resumable. The keystroke goes to whatever is in the
+   * terminal's foreground, so it is typed only when the agent is that (checked again right before); an agent in the
+   * background of its terminal gets SIGINT itself, after the same identity check as any signal.
+   */
   private interrupt(targets: RunningAgent[], state: BudgetState): void {
     const config = this.host.config();
-    for (const target of targets) {
+    const reader = this.reader();
+    for (const target of this.allowedTargets(targets)) {
       const terminal = this.agents.terminalOf(target);
-      if (!terminal) {
-        this.log.warn(`cannot interrupt ${target.agent} (pid ${target.pid}): it runs in no terminal`);
+      if (!terminal || !stillTheAgent(target, target.shellPid, reader.read, config.patterns)) {
+        this.log.warn(`not interrupting ${target.agent} (pid ${target.pid}): it is no longer the agent in terminal '${target.terminalName}'`);
+        continue;
+      }
+      const foreground = inForeground(target.pid);
+      if (foreground === false) {
+        process.kill(target.pid, 'SIGINT');
+        this.log.info(`sent SIGINT to ${target.agent} (pid ${target.pid}), in the background of terminal '${target.terminalName}': ${state.windowLabel} reached its cap`);
         continue;
       }
       terminal.sendText('\u0003', false);
@@ -124,16 +143,29 @@ export class StopController extends Disposable {
     );
     if (!config.escalateInterrupt) return;
     const spentThen = spent(state);
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      // Decided again when it fires: the user may have raised the cap, changed onCap or switched escalation off.
       const now = this.host.meter()?.budgets.find((b) => b.index === state.index && b.windowKey === state.windowKey);
-      if (!now || spent(now) <= spentThen) {
-        this.log.info(`the interrupt held: no more spend on ${state.windowLabel}`);
+      if (!this.host.config().escalateInterrupt || !now || now.level !== 'cap' || now.budget.onCap !== 'interrupt' || spent(now) <= spentThen) {
+        this.log.info(`no escalation after the interrupt on ${state.windowLabel}: spend held, or the budget or settings changed`);
         return;
       }
       const still = targets.filter((t) => this.agents.running.some((r) => r.pid === t.pid && r.startTicks === t.startTicks));
       this.log.warn(`spend on ${state.windowLabel} kept growing after the interrupt: stopping ${describe(still)}`);
       void this.stopWithCountdown(still, now, `kept spending after an interrupt at the cap of ${state.windowLabel}`);
     }, config.interruptGraceSeconds * 1000);
+    this.timers.add(timer);
+  }
+
+  private reader(): ReturnType<typeof processReader> & { kill?: (pid: number, signal: NodeJS.Signals) => void } {
+    return this.host.processes ? this.host.processes() : processReader();
+  }
+
+  /** Targets this window may act on: the extension host's own claude only while its setting is on. */
+  private allowedTargets(targets: RunningAgent[]): RunningAgent[] {
+    const includeExtension = this.host.config().includeClaudeExtension;
+    return targets.filter((t) => includeExtension || t.terminalId !== EXTENSION_HOST);
   }
 
   /** "Stopping claude in terminal 'api' in 10 s", with Cancel; then the stop. */
@@ -161,16 +193,19 @@ export class StopController extends Disposable {
       this.log.warn(`not stopping ${describe(targets)}: this workspace is not trusted`);
       return [];
     }
-    const reader = processReader();
+    targets = this.allowedTargets(targets);
+    const reader = this.reader();
     const outcomes: StopOutcome[] = [];
     for (const target of targets) {
       const session = this.sessionOf(target);
       const terminal = this.agents.terminalOf(target);
-      const outcome = await stopAgent(target, systemOps(reader.read, reader.table), {
+      const ops = systemOps(reader.read, reader.table);
+      const outcome = await stopAgent(target, 'kill' in reader && reader.kill ? { ...ops, kill: reader.kill } : ops, {
         graceMs: config.graceSeconds * 1000,
         killAfterMs: config.killAfterSeconds * 1000,
         patterns: config.patterns,
         keystroke: terminal ? () => terminal.sendText('\u0003', false) : undefined,
+        cancelled: () => this.gone,
         log: (line) => this.log.info(line),
       });
       outcomes.push(outcome);
@@ -201,7 +236,7 @@ export class StopController extends Disposable {
   }
 
   /** "Agent Spend: Stop Agent…": pick among the running agents (or the one given, from a tooltip link). */
-  async stopCommand(pid?: number): Promise<void> {
+  async stopCommand(pid?: number, startTicks?: number): Promise<void> {
     await this.agents.scan();
     const running = this.agents.running;
     if (running.length === 0) {
@@ -212,7 +247,12 @@ export class StopController extends Disposable {
       void vscode.window.showWarningMessage('Agent Spend does not stop agents in an untrusted workspace.');
       return;
     }
-    const chosen = pid !== undefined ? running.filter((r) => r.pid === pid) : await this.pick(running, 'Stop which agent?');
+    // A link names a process by pid and start time: a pid reused since the link was drawn matches nothing.
+    const chosen = pid !== undefined ? running.filter((r) => r.pid === pid && r.startTicks === startTicks) : await this.pick(running, 'Stop which agent?');
+    if (pid !== undefined && chosen.length === 0) {
+      void vscode.window.showWarningMessage('Agent Spend: that agent is no longer running.');
+      return;
+    }
     if (chosen.length === 0) return;
     const confirm = await vscode.window.showWarningMessage(
       `Stop ${describe(chosen)}? Agent Spend sends SIGINT, then SIGTERM and SIGKILL if it does not exit, to the agent process only (not the shell).`,
@@ -222,8 +262,8 @@ export class StopController extends Disposable {
     if (confirm === 'Stop') await this.stop(chosen, 'stopped by you');
   }
 
+  /** Always asks, even for one candidate: the user names the process before anything is done to it. */
   private async pick(candidates: RunningAgent[], title: string): Promise<RunningAgent[]> {
-    if (candidates.length === 1) return candidates;
     const items = candidates.map((agent) => {
       const session = this.sessionOf(agent);
       const running = this.host.meter()?.running.find((r) => r.sessionId === session?.sessionId);
@@ -238,10 +278,30 @@ export class StopController extends Disposable {
     return (picked ?? []).map((item) => item.agent);
   }
 
+  override dispose(): void {
+    this.gone = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    super.dispose();
+  }
+
   private async mark(marker: StoppedMarker): Promise<void> {
     const markers = [...this.stoppedMarkers(), marker].slice(-200);
     await this.state.update(STOPPED, markers);
     this.stoppedEmitter.fire(markers);
+  }
+}
+
+/** Whether `pid` is its terminal's foreground process group (Linux); undefined where that cannot be told. */
+function inForeground(pid: number): boolean | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): the process group is field 5, the terminal's foreground group field 8.
+    return fields[2] === fields[5];
+  } catch {
+    return undefined;
   }
 }
 

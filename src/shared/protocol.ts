@@ -10,6 +10,8 @@ export type Period = (typeof PERIODS)[number];
 /** An agent process running in a VS Code terminal, with the session it writes when that is known without doubt. */
 export interface RunningAgentView {
   pid: number;
+  /** With the pid, the process's identity: a Stop request names both. */
+  startTicks: number;
   agent: string;
   terminalName: string;
   cwd: string | null;
@@ -45,7 +47,7 @@ export type WebviewMessage =
   | { type: 'setPeriod'; period: Period }
   | { type: 'refresh' }
   | { type: 'setBudget' }
-  | { type: 'stopAgent'; pid: number };
+  | { type: 'stopAgent'; pid: number; startTicks: number };
 
 export type SortKey = 'lastAt' | 'burnRate' | 'firstAt' | 'agent' | 'project' | 'costUsd' | 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheCreationTokens' | 'requests' | 'duration';
 

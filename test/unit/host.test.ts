@@ -75,9 +75,9 @@ describe('status bar text', () => {
   });
 
   it('lists agents in terminals with a Stop link (the only command links allow), names escaped', () => {
-    const running = [{ pid: 4242, agent: 'claude-code', terminalName: 'api <b>', cwd: '/w', sessionId: 'abcdef012345', usd: 2.5, burnPerHour: 1 }];
+    const running = [{ pid: 4242, startTicks: 777, agent: 'claude-code', terminalName: 'api <b>', cwd: '/w', sessionId: 'abcdef012345', usd: 2.5, burnPerHour: 1 }];
     const view = statusView(meter, 'usd', running);
-    assert.match(view.tooltip, /\$\(terminal\) api \\<b\\> · claude\\-code · session abcdef01 · \$2\.50 · \$1\.00\/h · \[Stop\]\(command:agentSpend\.stopAgent\?%5B4242%5D /);
+    assert.match(view.tooltip, /\$\(terminal\) api \\<b\\> · claude\\-code · session abcdef01 · \$2\.50 · \$1\.00\/h · \[Stop\]\(command:agentSpend\.stopAgent\?%5B4242%2C777%5D /);
   });
 
   it('shows today per agent when more than one agent spent today', () => {

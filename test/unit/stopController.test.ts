@@ -9,6 +9,7 @@ import type * as vscode from 'vscode';
 import type { RunningAgent } from '../../src/core/agentMapping';
 import type { Budget, BudgetState } from '../../src/core/budget';
 import type { Meter } from '../../src/core/meter';
+import { AGENT_PATTERNS, type ProcessInfo } from '../../src/core/processes';
 import type { Alert } from '../../src/host/alerts';
 import type { StopConfig } from '../../src/host/config';
 import { STOP_NOW, StopController } from '../../src/host/stopController';
@@ -23,7 +24,7 @@ const config = (allowed: boolean): StopConfig => ({
   escalateInterrupt: false,
   interruptGraceSeconds: 60,
   includeClaudeExtension: false,
-  patterns: {},
+  patterns: AGENT_PATTERNS,
   scanIntervalSeconds: 10,
 });
 
@@ -41,6 +42,11 @@ function agent(pid: number, cwd: string): RunningAgent {
 
 function controller(running: RunningAgent[], allowed: boolean, meter?: Partial<Meter>, overrides: Partial<StopConfig> = {}, meterNow?: () => Partial<Meter>) {
   const sent: string[] = [];
+  // The fake agents exist only in this table: a shell (pid - 1) running `claude` (pid).
+  const table: ProcessInfo[] = running.flatMap((a) => [
+    { pid: a.shellPid, ppid: 1, startTicks: 1, comm: 'bash', argv: ['bash'] },
+    { pid: a.pid, ppid: a.shellPid, startTicks: a.startTicks, comm: 'claude', argv: ['claude'] },
+  ]);
   const terminals = new Map(running.map((a) => [a.terminalId, { name: a.terminalName, sendText: (text: string) => sent.push(`${a.terminalName}:${JSON.stringify(text)}`) }]));
   const agents = {
     running,
@@ -53,6 +59,13 @@ function controller(running: RunningAgent[], allowed: boolean, meter?: Partial<M
   const stop = new StopController(
     agents,
     {
+      // The fake agents exist only in this table: a shell (pid - 1) running `claude` (pid).
+      processes: () => ({
+        read: (pid: number) => table.find((p) => p.pid === pid),
+        table: () => table,
+        // The fake agent exits on SIGINT; nothing real is ever signalled.
+        kill: (pid: number) => void table.splice(table.findIndex((p) => p.pid === pid), 1),
+      }),
       meter: () => ({ running: [], ...meter, ...meterNow?.() }) as Meter,
       config: () => ({ ...config(allowed), ...overrides }),
       workspaceFolders: () => ['/w'],
@@ -167,9 +180,67 @@ describe('stop controller', () => {
       await stop.onCap(alert(capped));
       assert.deepEqual(sent, ['term 9000001:"\\u0003"']);
       await new Promise((r) => setTimeout(r, 300));
-      // The fake pid runs nowhere, so a stop finds it already gone and marks it stopped without any signal.
+      // The fake agent leaves the fake table on SIGINT: stopped, and marked.
       assert.equal(stop.stoppedMarkers().length, expectStop ? 1 : 0, `grew=${grew} allowed=${allowed}: ${fake.recorded.log.join(' | ')}`);
       if (expectStop) assert.match(stop.stoppedMarkers()[0].reason, /kept spending after an interrupt/);
+    }
+  });
+
+  it('the extension host\'s own claude is left alone unless its setting is on', async () => {
+    const own = { ...agent(9_000_001, '/w/a'), terminalId: 'extension-host', terminalName: 'Claude Code extension' };
+    for (const include of [false, true]) {
+      const { stop } = controller([own], true, undefined, { includeClaudeExtension: include });
+      await stop.stop([own], 'test');
+      assert.equal(stop.stoppedMarkers().length, include ? 1 : 0, `includeClaudeExtension=${include}`);
+    }
+  });
+
+  it('a Stop link names pid and start time: a reused pid stops nothing; a single candidate is still asked for', async () => {
+    const one = agent(9_000_001, '/w/a');
+    const { stop } = controller([one], true);
+    fake.recorded.answer = 'Stop';
+    try {
+      await stop.stopCommand(one.pid, one.startTicks + 1);
+      assert.equal(stop.stoppedMarkers().length, 0, 'another process now has that pid');
+      assert.match(fake.recorded.messages.at(-1)!.text, /no longer running/);
+      // Stop Now on a warning with one candidate: the pick list is shown (and dismissed here), nothing is stopped.
+      fake.recorded.answer = STOP_NOW;
+      let asked = 0;
+      fake.recorded.quickPicks.push(() => (asked++, undefined));
+      await stop.onCap(alert(state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'warn' })));
+      assert.equal(asked, 1);
+      assert.equal(stop.stoppedMarkers().length, 0);
+    } finally {
+      fake.recorded.answer = undefined;
+      fake.recorded.quickPicks.length = 0;
+    }
+  });
+
+  it('no escalation when the cap was raised meanwhile, even though spend grew', async () => {
+    const budget: Budget = { period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt' };
+    const capped = state(budget);
+    const { stop } = controller([agent(9_000_001, '/w/a')], true, undefined, { escalateInterrupt: true, interruptGraceSeconds: 0.05 }, () => ({
+      budgets: [{ ...capped, spentUsd: 14, limit: 20, level: 'ok' as const }],
+    }));
+    await stop.onCap(alert(capped));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(stop.stoppedMarkers().length, 0);
+  });
+
+  it('a budget that stops or interrupts is honoured only from user settings; from a workspace it warns, and says so', async () => {
+    const { readConfig } = await import('../../src/host/config');
+    const stopping = { period: 'day', limitUsd: 1, onCap: 'stop' };
+    try {
+      fake.recorded.workspaceSettings.set('agentSpend.budgets', [stopping]);
+      const fromWorkspace = readConfig();
+      assert.equal(fromWorkspace.budgets[0].onCap, 'warn');
+      assert.ok(fromWorkspace.problems.some((p) => /agentSpend\.budgets\[0\]\.onCap "stop" is honoured only in user settings/.test(p)));
+      fake.recorded.workspaceSettings.clear();
+      fake.recorded.settings.set('agentSpend.budgets', [stopping]);
+      assert.equal(readConfig().budgets[0].onCap, 'stop');
+    } finally {
+      fake.recorded.workspaceSettings.clear();
+      fake.recorded.settings.delete('agentSpend.budgets');
     }
   });
 });
