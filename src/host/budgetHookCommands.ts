@@ -176,7 +176,11 @@ export class BudgetHookService implements vscode.Disposable {
   update(budgets: readonly BudgetState[]): void {
     if (Date.now() - this.checkedAt > 30_000) this.recheck();
     if (this.folders.length === 0) return;
-    const entries = overCapEntries(budgets);
+    // Nothing is denied from an untrusted window: stopping is off there, the hook included.
+    this.write(vscode.workspace.isTrusted ? overCapEntries(budgets) : []);
+  }
+
+  private write(entries: ReturnType<typeof overCapEntries>): void {
     for (const folder of this.folders) {
       try {
         if (writeOverCapState(overCapStatePath(this.stateDir, folder), entries)) {
@@ -202,7 +206,9 @@ export class BudgetHookService implements vscode.Disposable {
       });
   }
 
+  /** When the extension stops (window closed, extension disabled) nothing is left denied behind it. */
   dispose(): void {
+    if (this.folders.length > 0) this.write([]);
     for (const d of this.disposables) d.dispose();
   }
 }

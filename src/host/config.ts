@@ -105,6 +105,16 @@ export function readConfig(): AgentSpendConfig {
   const problems: string[] = [];
   const { budgets, problems: budgetProblems } = parseBudgets(config.get<unknown>('budgets'), `${SECTION}.budgets`);
   problems.push(...budgetProblems);
+  // Stopping agents is the user's decision, not a repository's: a budget that interrupts or stops is honoured only
+  // from the user's own settings. One from a workspace's .vscode/settings.json warns instead.
+  const inspected = config.inspect<unknown>('budgets');
+  if (inspected?.workspaceFolderValue !== undefined || inspected?.workspaceValue !== undefined) {
+    budgets.forEach((budget, i) => {
+      if (budget.onCap === 'warn') return;
+      problems.push(`${SECTION}.budgets[${i}].onCap "${budget.onCap}" is honoured only in user settings, not in a workspace's; it warns instead`);
+      budget.onCap = 'warn';
+    });
+  }
 
   const weekStart = config.get<unknown>('firstDayOfWeek', 'monday');
   let weekStartsOn = 1;

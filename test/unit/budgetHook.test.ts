@@ -537,4 +537,32 @@ describe('budget hook commands (fake vscode)', () => {
     assert.equal(shown.level, 'error');
     assert.match(shown.text, /not valid JSON/);
   });
+
+  it('the state it keeps: over-cap sessions while trusted, nothing when untrusted, nothing left behind on dispose', () => {
+    const ws = tempDir('agent-spend-ws-');
+    const dir = tempDir('agent-spend-hook-');
+    installHook(ws, paths(dir, ws));
+    fake.workspace.workspaceFolders = [{ uri: folderUri(ws) }];
+    const capped = {
+      index: 0, budget: { period: 'day' as const, limitUsd: 1, warnAt: [], onCap: 'stop' as const }, windowKey: 'k', windowLabel: 'today',
+      windowStart: 0, windowEnd: 1, spentUsd: 2, spentTokens: 0, unpricedRequests: 0, limit: 1, unit: 'usd' as const, fraction: 2,
+      level: 'cap' as const, reached: [1], burnPerHour: 0, projectedCapAt: null,
+    };
+    const service = new BudgetHookService(dir, log);
+    try {
+      fake.workspace.isTrusted = true;
+      service.update([capped]);
+      assert.deepEqual(readOverCapState(overCapStatePath(dir, ws)).map((e) => e.sessionId), ['*']);
+      fake.workspace.isTrusted = false;
+      service.update([capped]);
+      assert.deepEqual(readOverCapState(overCapStatePath(dir, ws)), [], 'an untrusted window denies nothing');
+      fake.workspace.isTrusted = true;
+      service.update([capped]);
+      service.dispose();
+      assert.deepEqual(readOverCapState(overCapStatePath(dir, ws)), [], 'nothing denied once the extension is gone');
+    } finally {
+      fake.workspace.isTrusted = true;
+      fake.workspace.workspaceFolders = undefined;
+    }
+  });
 });

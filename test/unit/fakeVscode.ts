@@ -143,6 +143,8 @@ export const workspace = {
     return {
       get<T>(key: string, fallback?: T): T | undefined {
         const full = `${section}.${key}`;
+        // A workspace value wins over the user's, as in VS Code.
+        if (recorded.workspaceSettings.has(full)) return recorded.workspaceSettings.get(full) as T;
         return recorded.settings.has(full) ? (recorded.settings.get(full) as T) : fallback;
       },
       inspect(key: string) {
