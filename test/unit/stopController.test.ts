@@ -243,4 +243,21 @@ describe('stop controller', () => {
       fake.recorded.settings.delete('agentSpend.budgets');
     }
   });
+
+  it('untrusted: a log folder in the settings is ignored, with a message naming the setting', async () => {
+    const { readConfig } = await import('../../src/host/config');
+    fake.recorded.settings.set('agentSpend.claudeCode.configDir', '/elsewhere/claude');
+    try {
+      fake.workspace.isTrusted = false;
+      const untrusted = readConfig();
+      assert.equal(untrusted.claudeConfigDir, undefined);
+      assert.ok(untrusted.problems.some((p) => p === 'agentSpend.claudeCode.configDir is ignored until this workspace is trusted'));
+      assert.equal(untrusted.stop.allowed, false);
+      fake.workspace.isTrusted = true;
+      assert.equal(readConfig().claudeConfigDir, '/elsewhere/claude');
+    } finally {
+      fake.workspace.isTrusted = true;
+      fake.recorded.settings.delete('agentSpend.claudeCode.configDir');
+    }
+  });
 });
