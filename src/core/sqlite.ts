@@ -79,10 +79,6 @@ export function loadSqlite(): Promise<void> {
   return loading;
 }
 
-export function sqliteLoaded(): boolean {
-  return engine !== null;
-}
-
 /** A failure to read a database, with a code the caller can branch on. */
 export class SqliteReadError extends Error {
   constructor(

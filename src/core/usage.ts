@@ -1,6 +1,10 @@
 // The one shape every agent's records are turned into: one billed model request. (Fields are mutable so that a
 // source can fold repeated lines of one response into a single event before it reaches the ledger.)
 
+/** What a report shows for a request whose agent recorded no model, or no working directory: one label for all. */
+export const UNKNOWN_MODEL = '(unknown model)';
+export const UNKNOWN_PROJECT = '(unknown project)';
+
 /** How a cost figure was obtained. The UI says which. */
 export type CostProvenance = 'reported' | 'computed' | 'estimated' | 'unknown';
 

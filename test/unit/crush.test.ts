@@ -11,6 +11,7 @@ import { crushGlobalDataDir, crushSource } from '../../src/core/sources/crush';
 import { loadSqlite } from '../../src/core/sqlite';
 import { appendWalCommit } from '../fixtures/sqlite/walWriter';
 import { copyDir, isolatedEnv, REPO, sourceEngine, tempDir } from './helpers';
+import { UNKNOWN_MODEL } from '../../src/core/usage';
 
 const PROJECT = path.join(REPO, 'test', 'fixtures', 'crush', 'project');
 const A = '8c1e7f2a-3b4d-4e5f-9a6b-7c8d9e0f1a2b';
@@ -95,7 +96,7 @@ describe('Crush', () => {
     assert.equal(engine.report().totals.costUsd, 1.75);
     const added = engine.ledger.records().find((r) => r.sessionId.startsWith('c0ffee00'));
     assert.equal(added?.project, '/home/ana/src/shop/sub');
-    assert.equal(added?.model, 'unknown');
+    assert.equal(added?.model, UNKNOWN_MODEL);
     const idle = engine.scan();
     assert.equal(idle.filesRead, 0);
     assert.equal(idle.eventsAdded + idle.eventsReplaced, 0);

@@ -11,6 +11,7 @@ import { gooseSource, parseGooseTime } from '../../src/core/sources/goose';
 import { loadSqlite } from '../../src/core/sqlite';
 import { appendWalCommit } from '../fixtures/sqlite/walWriter';
 import { copyDir, isolatedEnv, REPO, sourceEngine, tempDir } from './helpers';
+import { UNKNOWN_MODEL } from '../../src/core/usage';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'goose');
 const CURRENT = path.join(FIXTURES, 'current');
@@ -78,7 +79,7 @@ describe('Goose', () => {
     const engine = engineOn({ XDG_DATA_HOME: CURRENT });
     const scan = engine.scan();
     const odd = record(engine, '20260701_4');
-    assert.equal(odd.model, 'unknown');
+    assert.equal(odd.model, UNKNOWN_MODEL);
     assert.equal(odd.outputTokens, 100);
     assert.equal(scan.malformedLines, 1);
   });
@@ -89,7 +90,7 @@ describe('Goose', () => {
     const old = record(engine, '20250901_1');
     assert.equal(old.inputTokens, 6000);
     assert.equal(old.outputTokens, 800 + 200);
-    assert.equal(old.model, 'unknown');
+    assert.equal(old.model, UNKNOWN_MODEL);
     assert.equal(old.timestamp, Date.parse('2025-09-01T09:00:00Z'), 'RFC 3339 with its own offset');
   });
 

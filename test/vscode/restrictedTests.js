@@ -5,21 +5,10 @@
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { launch } = require('./browser');
+const { stepper } = require('./steps');
 
 const [base, folder, shots] = process.argv.slice(2);
-const results = [];
-async function step(name, body) {
-  const t = Date.now();
-  try {
-    await body();
-    results.push(true);
-    console.log(`ok - ${name} (${Date.now() - t} ms)`);
-  } catch (error) {
-    results.push(false);
-    console.log(`not ok - ${name}\n${error.stack || error}`);
-    throw error;
-  }
-}
+const { step, passed, failed } = stepper();
 
 (async () => {
   const { page, close } = await launch();
@@ -54,7 +43,6 @@ async function step(name, body) {
   } finally {
     await close();
   }
-  const passed = results.filter(Boolean).length;
-  console.log(`restricted: ${passed} passed, ${results.length - passed} failed`);
-  process.exit(passed === 3 ? 0 : 1);
+  console.log(`restricted: ${passed()} passed, ${failed()} failed`);
+  process.exit(passed() === 3 ? 0 : 1);
 })();

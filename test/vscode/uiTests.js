@@ -5,26 +5,15 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { launch } = require('./browser');
+const { stepper } = require('./steps');
 
 const [base, folder, transcript, shots, userSettings] = process.argv.slice(2);
 const { execFileSync } = require('node:child_process');
 const REPO = path.resolve(__dirname, '..', '..');
 fs.mkdirSync(shots, { recursive: true });
 const started = Date.now();
-const results = [];
+const { step, passed, failed } = stepper();
 
-async function step(name, body) {
-  const t = Date.now();
-  try {
-    await body();
-    results.push(true);
-    console.log(`ok - ${name} (${Date.now() - t} ms)`);
-  } catch (error) {
-    results.push(false);
-    console.log(`not ok - ${name}\n${error.stack || error}`);
-    throw error;
-  }
-}
 
 function appendResponse(tag = 'ui_appended') {
   const line = JSON.parse(fs.readFileSync(transcript, 'utf8').trim().split('\n')[0]);
@@ -137,8 +126,7 @@ function appendResponse(tag = 'ui_appended') {
   } finally {
     await close();
   }
-  const passed = results.filter(Boolean).length;
   console.log(`[ui-tests] done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`ui: ${passed} passed, ${results.length - passed} failed`);
-  process.exit(passed === 7 ? 0 : 1);
+  console.log(`ui: ${passed()} passed, ${failed()} failed`);
+  process.exit(passed() === 7 ? 0 : 1);
 })();

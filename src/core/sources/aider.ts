@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
 import { isUnchanged as defaultUnchanged, type FileCursor, type LineSink } from '../tail';
-import { tagOf, type UsageEvent } from '../usage';
+import { tagOf, UNKNOWN_MODEL, type UsageEvent } from '../usage';
 import { readLines, type ReadContext, type ReadCounts, type Source, type SourceOptions, type SourceRead } from './source';
 
 export const AIDER = 'aider';
@@ -672,7 +672,7 @@ class HistorySink {
       timestamp,
       sessionId: `${path.basename(this.project)}@${pending.s}`,
       project: this.project,
-      model: pending.m ?? '(unknown model)',
+      model: pending.m ?? UNKNOWN_MODEL,
       inputTokens: input,
       outputTokens: output,
       cacheWrite5mTokens: cacheWrite,

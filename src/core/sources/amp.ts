@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WalkOptions } from '../folderIndex';
 import type { FileCursor } from '../tail';
-import type { UsageEvent } from '../usage';
+import { UNKNOWN_MODEL, UNKNOWN_PROJECT, type UsageEvent } from '../usage';
 import {
   parseJson,
   platformOf,
@@ -266,7 +266,7 @@ function eventOf(request: AmpRequest, sessionId: string, project: string): Usage
     timestamp: request.timestamp,
     sessionId,
     project,
-    model: request.model ?? '(unknown model)',
+    model: request.model ?? UNKNOWN_MODEL,
     inputTokens: request.input,
     outputTokens: request.output,
     cacheWrite5mTokens: request.cacheWrite,
@@ -288,7 +288,7 @@ export function parseThread(file: string, data: Buffer, context: ReadContext, pr
     return previous;
   }
   const threadId = asString(thread.id) ?? path.basename(file, '.json');
-  const project = projectOfThread(thread) ?? '(unknown project)';
+  const project = projectOfThread(thread) ?? UNKNOWN_PROJECT;
   const { requests, state } = threadRequests(thread, threadId, previous);
   for (const request of requests) {
     if (!Number.isFinite(request.timestamp)) {

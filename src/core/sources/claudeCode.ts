@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { decodeNumber, decodeString, keyBytes, keyEquals, skipString, skipValue, walkObject } from '../jsonScan';
 import type { WalkOptions } from '../folderIndex';
 import { tailFile, type FileCursor, type LineSink } from '../tail';
-import { tagOf, totalTokens, type UsageEvent } from '../usage';
+import { tagOf, totalTokens, UNKNOWN_MODEL, UNKNOWN_PROJECT, type UsageEvent } from '../usage';
 import type { ReadContext, ReadCounts, Source, SourceOptions, SourceRead } from './source';
 
 export const CLAUDE_CODE = 'claude-code';
@@ -482,8 +482,8 @@ export function claudeEventOf(
     timestamp,
     // Subagent transcripts belong to the parent session (their folder), whatever their lines say.
     sessionId: file.subagent ? file.sessionId : lineSession || file.sessionId,
-    project: file.cwd || '(unknown project)',
-    model: model || '(unknown model)',
+    project: file.cwd || UNKNOWN_PROJECT,
+    model: model || UNKNOWN_MODEL,
     inputTokens: line.inputTokens,
     outputTokens: line.outputTokens,
     cacheWrite5mTokens: cacheWrite5mOf(line),

@@ -35,7 +35,7 @@ import {
   type SqlValue,
 } from '../sqlite';
 import { isUnchanged, type FileCursor } from '../tail';
-import type { UsageEvent } from '../usage';
+import { UNKNOWN_MODEL, UNKNOWN_PROJECT, type UsageEvent } from '../usage';
 import {
   homeOf,
   parseJson,
@@ -53,8 +53,6 @@ export const CLINE = 'cline';
 export const ROO_CODE = 'roo-code';
 export const KILO_CODE = 'kilo-code';
 
-const UNKNOWN_PROJECT = '(unknown project)';
-const UNKNOWN_MODEL = '(unknown model)';
 const UI_MESSAGES = 'ui_messages.json';
 const SDK_SUFFIX = '.messages.json';
 

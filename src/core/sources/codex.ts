@@ -18,7 +18,7 @@ import { decompress as fzstdDecompress } from 'fzstd';
 import type { WalkOptions } from '../folderIndex';
 import { decodeNumber, decodeString, keyBytes, keyEquals, skipString, skipValue, walkObject } from '../jsonScan';
 import { isUnchanged as statUnchanged, type FileCursor, type LineSink } from '../tail';
-import type { UsageEvent } from '../usage';
+import { UNKNOWN_MODEL, UNKNOWN_PROJECT, type UsageEvent } from '../usage';
 import { parseTimestamp } from './claudeCode';
 import {
   homeOf,
@@ -438,8 +438,6 @@ export function billedModel(model: string | undefined, timestamp: number): strin
   return 'gpt-5';
 }
 
-const UNKNOWN_MODEL = '(unknown model)';
-const UNKNOWN_PROJECT = '(unknown project)';
 
 // ---------------------------------------------------------------------------------------------------------------
 // One file

@@ -16,7 +16,7 @@
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
 import type { FileCursor, LineSink } from '../tail';
-import type { UsageEvent } from '../usage';
+import { UNKNOWN_MODEL, UNKNOWN_PROJECT, type UsageEvent } from '../usage';
 import { homeOf, readLines, type ReadContext, type Source, type SourceOptions, type SourceRead } from './source';
 
 export const COPILOT_CLI = 'copilot-cli';
@@ -305,8 +305,8 @@ class CopilotEventsSink implements LineSink {
       agent: COPILOT_CLI,
       timestamp,
       sessionId: this.state.sid,
-      project: this.state.cwd ?? '(unknown project)',
-      model: model ?? '(unknown model)',
+      project: this.state.cwd ?? UNKNOWN_PROJECT,
+      model: model ?? UNKNOWN_MODEL,
       inputTokens: usage.input,
       outputTokens: usage.output,
       cacheWrite5mTokens: usage.cacheWrite,

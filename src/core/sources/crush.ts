@@ -20,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
-import type { UsageEvent } from '../usage';
+import { UNKNOWN_MODEL, type UsageEvent } from '../usage';
 import { columnsOf, eachRow, loadSqlite, numberOf, readSqlite, sqliteFileFor, sqliteIsUnchanged, textOf, type SqlDatabase, SQLITE_READ_INTERVAL_MS } from '../sqlite';
 import { homeOf, parseJson, platformOf, type ReadContext, type Source, type SourceOptions } from './source';
 
@@ -115,7 +115,7 @@ function readSessions(dbFile: string, db: SqlDatabase, context: ReadContext): un
       timestamp,
       sessionId,
       project: textOf(workspace) || fallbackProject,
-      model: textOf(modelName) || 'unknown',
+      model: textOf(modelName) || UNKNOWN_MODEL,
       inputTokens: 0,
       outputTokens: 0,
       cacheWrite5mTokens: 0,

@@ -19,13 +19,11 @@ import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
 import { decodeNumber, decodeString, keyBytes, keyEquals, skipString, skipValue, skipWhitespace, walkObject } from '../jsonScan';
 import type { FileCursor, LineSink } from '../tail';
-import { totalTokens, type TokenCounts } from '../usage';
+import { totalTokens, UNKNOWN_MODEL, UNKNOWN_PROJECT, type TokenCounts } from '../usage';
 import { LineKind, parseTimestamp, RepeatedText } from './claudeCode';
 import { homeOf, platformOf, readLines, readWholeFile, type ReadContext, type Source, type SourceOptions, type SourceRead } from './source';
 
 export const GEMINI_CLI = 'gemini-cli';
-export const UNKNOWN_PROJECT = '(unknown project)';
-const UNKNOWN_MODEL = '(unknown model)';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Where the logs are

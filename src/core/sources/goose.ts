@@ -17,7 +17,7 @@
 
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
-import type { UsageEvent } from '../usage';
+import { UNKNOWN_MODEL, type UsageEvent } from '../usage';
 import { columnsOf, eachRow, loadSqlite, numberOf, readSqlite, sqliteFileFor, sqliteIsUnchanged, textOf, type SqlDatabase, type SqlValue, SQLITE_READ_INTERVAL_MS } from '../sqlite';
 import { homeOf, parseJson, platformOf, xdgDataHome, type ReadContext, type Source, type SourceOptions } from './source';
 
@@ -56,15 +56,15 @@ export function parseGooseTime(value: SqlValue): number | undefined {
 
 function modelOf(json: SqlValue, context: ReadContext): string {
   const text = textOf(json);
-  if (!text) return 'unknown';
+  if (!text) return UNKNOWN_MODEL;
   const parsed = parseJson(text);
   if (!parsed.ok) {
     context.counts.malformedLines++;
-    return 'unknown';
+    return UNKNOWN_MODEL;
   }
   const value = parsed.value;
   const name = typeof value === 'object' && value !== null ? (value as Record<string, unknown>).model_name : undefined;
-  return typeof name === 'string' && name !== '' ? name : 'unknown';
+  return typeof name === 'string' && name !== '' ? name : UNKNOWN_MODEL;
 }
 
 /** Non-negative count, or 0 for NULL / a wrong type. */

@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
 import type { FileCursor } from '../tail';
 import { isUnchanged } from '../tail';
-import type { UsageEvent } from '../usage';
+import { UNKNOWN_MODEL, type UsageEvent } from '../usage';
 import {
   columnsOf,
   eachRow,
@@ -100,7 +100,7 @@ function messageInfo(data: unknown): MessageInfo | undefined {
   const modelRef = isRecord(data.model) ? data.model : {};
   return {
     role: stringField(data.role),
-    model: stringField(data.modelID) ?? stringField(modelRef.modelID) ?? 'unknown',
+    model: stringField(data.modelID) ?? stringField(modelRef.modelID) ?? UNKNOWN_MODEL,
     cwd: stringField(pathInfo.cwd) ?? stringField(pathInfo.root),
     cost: numberField(data.cost),
     tokens: data.tokens,

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
 import { decodeString, keyBytes, keyEquals, skipString, skipValue, skipWhitespace, walkObject } from '../jsonScan';
 import type { FileCursor, LineSink } from '../tail';
-import { totalTokens } from '../usage';
+import { totalTokens, UNKNOWN_MODEL, UNKNOWN_PROJECT } from '../usage';
 import { LineKind, parseTimestamp, RepeatedText } from './claudeCode';
 import {
   agentHome,
@@ -24,7 +24,6 @@ import {
   pathsOf,
   readLegacyChat,
   recoverRunTogether,
-  UNKNOWN_PROJECT,
   walkTokens,
   type ChatFamily,
   type GeminiTokens,
@@ -243,7 +242,7 @@ function qwenSink(file: string, context: ReadContext, state: string | undefined)
       // A /branch copy counts for the session that made the request, wherever it is read first.
       sessionId: text(line, line.forkedStart, line.forkedEnd) ?? text(line, line.sessionIdStart, line.sessionIdEnd) ?? fileSession,
       project: cwd || UNKNOWN_PROJECT,
-      model: models.get(buf, line.modelStart, line.modelEnd) || '(unknown model)',
+      model: models.get(buf, line.modelStart, line.modelEnd) || UNKNOWN_MODEL,
       ...counts,
       fast: false,
       sidechain: line.isSidechain,

@@ -29,7 +29,3 @@ export const ALL_SOURCES: readonly Source[] = [
   gooseSource,
   crushSource,
 ];
-
-export function sourceById(agent: string): Source | undefined {
-  return ALL_SOURCES.find((source) => source.agent === agent);
-}
