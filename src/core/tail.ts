@@ -7,6 +7,7 @@
 // structure and drops long string bodies, so a 50 MB tool result costs a bounded amount of memory.
 
 import * as fs from 'node:fs';
+import { indexOfNeedle, simdBlock } from './simd/search';
 
 export interface FileCursor {
   /** Byte offset just past the last complete line consumed. */
@@ -56,7 +57,10 @@ const DEFAULT_COMPACT_LIMIT = 8 * 1024 * 1024;
 
 let sharedBuffer: Buffer | null = null;
 
+/** The buffer files are read into: the SIMD search's block when it is there and large enough (see simd/search.ts). */
 function readBuffer(size: number): Buffer {
+  const block = simdBlock();
+  if (block && size <= block.length) return block.subarray(0, size);
   if (!sharedBuffer || sharedBuffer.length !== size) sharedBuffer = Buffer.allocUnsafe(size);
   return sharedBuffer;
 }
@@ -160,7 +164,7 @@ export function tailFile(filePath: string, previous: FileCursor | undefined, sin
     }
     if (compactor) {
       // A huge line still being written: it is read again, whole, once its newline arrives.
-    } else if (filled > 0 && sink.partialLine && (!sink.needle || buf.subarray(0, filled).indexOf(sink.needle) >= 0)) {
+    } else if (filled > 0 && sink.partialLine && (!sink.needle || indexOfNeedle(buf.subarray(0, filled), sink.needle, 0) >= 0)) {
       sink.partialLine(buf, 0, filled, fileOffset);
     }
     sink.end?.();
@@ -184,7 +188,7 @@ function deliverLinesWithNeedle(buf: Buffer, lineStart: number, filled: number, 
   const complete = buf.subarray(0, lastNewline + 1); // bounds the searches to complete lines
   let from = lineStart;
   for (;;) {
-    const hit = complete.indexOf(needle, from);
+    const hit = indexOfNeedle(complete, needle, from);
     if (hit < 0) break;
     const before = complete.lastIndexOf(NEWLINE, hit);
     const start = before >= from ? before + 1 : from;
