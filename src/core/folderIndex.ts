@@ -29,11 +29,18 @@ export class FolderIndex {
   changed = false;
 
   constructor(listings: Array<[string, ...FolderListing]> = []) {
-    this.listings = new Map(listings.map(([dir, ...listing]) => [dir, listing]));
+    // An indexed loop, no destructuring: this runs once per start, before anything is optimised, over every folder.
+    this.listings = new Map();
+    for (let i = 0; i < listings.length; i++) {
+      const entry = listings[i];
+      this.listings.set(entry[0], [entry[1], entry[2], entry[3]]);
+    }
   }
 
   serialize(): Array<[string, ...FolderListing]> {
-    return [...this.listings].map(([dir, listing]) => [dir, ...listing]);
+    const out: Array<[string, ...FolderListing]> = [];
+    for (const [dir, listing] of this.listings) out.push([dir, listing[0], listing[1], listing[2]]);
+    return out;
   }
 
   /**

@@ -184,8 +184,11 @@ export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
   const ledger = new Ledger(prices, { strings: header.strings, columns, size: header.size, keysBlob });
   if (header.priceVersion !== prices.version) ledger.reprice();
   const cursors = new Map<string, FileCursor>();
-  for (const [file, offset, size, mtimeMs, ino, tail, context] of header.cursors) {
-    cursors.set(file, { offset, size, mtimeMs, ino, tail, context });
+  // Indexed, without destructuring: this runs once per start, before anything is optimised, over every file.
+  const stored = header.cursors;
+  for (let i = 0; i < stored.length; i++) {
+    const c = stored[i];
+    cursors.set(c[0], { offset: c[1], size: c[2], mtimeMs: c[3], ino: c[4], tail: c[5], context: c[6] });
   }
   return { ledger, cursors, folders: new FolderIndex(header.folders), generation: header.generation };
 }
