@@ -151,9 +151,9 @@ export type MemberVisitor<T> = (buf: Buffer, keyStart: number, keyEnd: number, v
  * malformed or aborted by the visitor.
  */
 export function walkObject<T>(buf: Buffer, i: number, end: number, visit: MemberVisitor<T>, state: T): number {
-  if (buf[i] !== OPEN_BRACE) return -1;
+  if (i >= end || buf[i] !== OPEN_BRACE) return -1;
   let j = skipWhitespace(buf, i + 1, end);
-  if (buf[j] === CLOSE_BRACE) return j + 1;
+  if (j < end && buf[j] === CLOSE_BRACE) return j + 1;
   for (;;) {
     if (j >= end || buf[j] !== QUOTE) return -1;
     const keyStart = j;

@@ -10,8 +10,13 @@ import { FIND_WASM_BASE64 } from './findWasm';
 const PAGE = 64 * 1024;
 /** Bytes of the block callers may read into. */
 export const BLOCK_BYTES = 4 * 1024 * 1024;
-/** Where the needle is copied: in the page after the block, past the bytes the search may look at. */
-const NEEDLE_AT = BLOCK_BYTES + 64;
+/**
+ * The page after the block holds what the modules need beside the data: the needle at [+64, +1088) (the search's
+ * loads stop at the end it is given, so nothing there is ever read as data), and from +2048 whatever other scanners
+ * keep (claudeScanner.ts).
+ */
+export const SCRATCH_AT = BLOCK_BYTES;
+const NEEDLE_AT = SCRATCH_AT + 64;
 const MAX_NEEDLE = 1024;
 
 type Find = (from: number, end: number, needle: number, length: number, probe1: number, probe2: number) => number;
@@ -56,6 +61,11 @@ function instance(): Simd | null {
 /** Turns the SIMD path off (false) or back to what this runtime supports (true): for tests that compare the two. */
 export function setSimdEnabled(enabled: boolean): void {
   simd = enabled ? load() : null;
+}
+
+/** The module memory holding the block (other modules that scan the block import it), or null without SIMD. */
+export function simdMemory(): WebAssembly.Memory | null {
+  return instance()?.memory ?? null;
 }
 
 /** The block to read files into (BLOCK_BYTES long), or null when the SIMD search is not available here. */

@@ -5,6 +5,31 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeNumber, decodeString, keyBytes, keyEquals, skipString, skipValue, walkObject } from '../jsonScan';
 import type { WalkOptions } from '../folderIndex';
+import {
+  claudeScannerFor,
+  F_API_ERROR,
+  F_ASSISTANT,
+  F_CACHE_DETAIL,
+  F_NOT_ASSISTANT,
+  F_SIDECHAIN,
+  F_USAGE,
+  N_CACHE_CREATION,
+  N_CACHE_READ,
+  N_EPH1H,
+  N_EPH5M,
+  N_INPUT,
+  N_OUTPUT,
+  S_CWD,
+  S_FLAGS,
+  S_MESSAGE_ID,
+  S_MODEL,
+  S_REQUEST,
+  S_SESSION,
+  S_SPEED,
+  S_TIMESTAMP,
+  S_UUID,
+  type ClaudeScanner,
+} from '../simd/claudeScanner';
 import { tailFile, type FileCursor, type LineSink } from '../tail';
 import { tagOf, totalTokens, UNKNOWN_MODEL, UNKNOWN_PROJECT, type UsageEvent } from '../usage';
 import type { ReadContext, ReadCounts, Source, SourceOptions, SourceRead } from './source';
@@ -407,6 +432,11 @@ function visitTop(buf: Buffer, ks: number, ke: number, vs: number, end: number, 
  * their `type` and left without reading the rest, which is what keeps multi-megabyte tool results cheap.
  */
 export function scanClaudeLine(buf: Buffer, start: number, end: number, out: ClaudeLine): LineKind {
+  const wasm = claudeScannerFor(buf);
+  if (wasm) {
+    const kind = wasm.scan(start, end);
+    if (kind >= 0) return fromWasm(wasm, buf, out, kind);
+  }
   resetLine(out, buf);
   let i = start;
   while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d)) i++;
@@ -420,6 +450,44 @@ export function scanClaudeLine(buf: Buffer, start: number, end: number, out: Cla
     if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return LineKind.Malformed;
   }
   return out.isAssistant && out.hasUsage ? LineKind.Usage : LineKind.Other;
+}
+
+/** Copies what the WebAssembly scanner found (same fields, same rules: assembly/claudeLine.ts) into `out`. */
+function fromWasm(wasm: ClaudeScanner, buf: Buffer, out: ClaudeLine, kind: LineKind): LineKind {
+  const s = wasm.slots;
+  const n = wasm.nums;
+  const flags = s[S_FLAGS];
+  out.buf = buf;
+  out.notAssistant = (flags & F_NOT_ASSISTANT) !== 0;
+  out.isAssistant = (flags & F_ASSISTANT) !== 0;
+  out.cwdStart = s[S_CWD];
+  out.cwdEnd = s[S_CWD + 1];
+  out.sessionIdStart = s[S_SESSION];
+  out.sessionIdEnd = s[S_SESSION + 1];
+  out.timestampStart = s[S_TIMESTAMP];
+  out.timestampEnd = s[S_TIMESTAMP + 1];
+  out.requestIdStart = s[S_REQUEST];
+  out.requestIdEnd = s[S_REQUEST + 1];
+  out.uuidStart = s[S_UUID];
+  out.uuidEnd = s[S_UUID + 1];
+  out.messageIdStart = s[S_MESSAGE_ID];
+  out.messageIdEnd = s[S_MESSAGE_ID + 1];
+  out.modelStart = s[S_MODEL];
+  out.modelEnd = s[S_MODEL + 1];
+  out.speedStart = s[S_SPEED];
+  out.speedEnd = s[S_SPEED + 1];
+  out.isSidechain = (flags & F_SIDECHAIN) !== 0;
+  out.isApiErrorMessage = (flags & F_API_ERROR) !== 0;
+  out.costUSD = undefined; // a line with a cost is read by the JavaScript scanner
+  out.hasUsage = (flags & F_USAGE) !== 0;
+  out.inputTokens = n[N_INPUT];
+  out.outputTokens = n[N_OUTPUT];
+  out.cacheCreationTokens = n[N_CACHE_CREATION];
+  out.cacheReadTokens = n[N_CACHE_READ];
+  out.hasCacheCreationDetail = (flags & F_CACHE_DETAIL) !== 0;
+  out.ephemeral5mTokens = n[N_EPH5M];
+  out.ephemeral1hTokens = n[N_EPH1H];
+  return kind;
 }
 
 /** Why a usage line produced no event. */
