@@ -9,7 +9,9 @@ import { parsePriceOverrides, type PriceOverrides } from '../core/pricing/pricin
 import type { Report } from '../core/report';
 import { ALL_SOURCES } from '../core/sources/registry';
 import { defaultCacheDir, defaultStateDir } from '../core/stateStore';
+import { localTimeZoneName } from '../core/localTime';
 import { formatReport } from './format';
+import { readCachedReport, reportCacheKey, writeCachedReport } from './reportCache';
 import { parseArgs, UsageError, USAGE, type CliOptions } from './args';
 import { version } from '../../package.json';
 
@@ -106,11 +108,30 @@ async function runReport(options: CliOptions): Promise<void> {
     process.stderr.write(`agent-spend: could not save state: ${(error as Error).message}\n`);
   }
   phase('saved');
-  const report = engine.report({ sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by });
+  const query = { sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by };
+  const stateDir = stateDirOf(options);
+  const generation = engine.savedGeneration();
+  // `--json` output of a ledger that has not changed since the last run is served from the report cache.
+  const cacheKey =
+    options.json && stateDir && generation
+      ? reportCacheKey({ version, generation, query, timeZone: localTimeZoneName(), prices: engine.prices.version, warnings: engine.warnings() })
+      : null;
+  const cached = cacheKey ? readCachedReport(stateDir!, cacheKey, new Date()) : null;
+  let output: string | Buffer;
+  let warnings: string[];
+  if (cached) {
+    output = Buffer.concat([...cached, Buffer.from('\n')]);
+    warnings = engine.warnings();
+  } else {
+    const report = engine.report(query);
+    output = `${options.json ? JSON.stringify(report) : formatReport(report)}\n`;
+    warnings = report.warnings;
+    if (cacheKey) writeCachedReport(stateDir!, cacheKey, report);
+  }
   phase('reported');
-  for (const warning of report.warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);
+  for (const warning of warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);
   // Exit as soon as the output is flushed: everything is saved, and tearing down a large heap only costs time.
-  process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`, () => {
+  process.stdout.write(output, () => {
     phase('printed');
     process.exit(0);
   });

@@ -406,6 +406,14 @@ export class Engine {
     return buildReport(this.ledger, query, this.warnings());
   }
 
+  /**
+   * The state file's generation when the ledger in memory is exactly what that file holds (nothing added since it
+   * was loaded or saved), else undefined: what the CLI's report cache is keyed by.
+   */
+  savedGeneration(): string | undefined {
+    return this.store && this.ledger.revision === this.savedRevision ? this.generation : undefined;
+  }
+
   /** Persists when anything changed since the last load or save. */
   save(): void {
     this.prices.persist();
