@@ -1,10 +1,15 @@
 // Persistence of the ledger and the file cursors in one binary file.
 //
-// Layout: magic, header length, header JSON (cursors, strings, record count, price version), keys (newline
-// separated), then each column's raw bytes, 8-byte aligned, then a CRC-32 of everything before it. Writes go to a
-// temporary file that is renamed over the old one, so a reader sees either the old state or the new one. Writers on
-// the same directory take a lock file and merge what another process wrote since they loaded, so two processes
-// (two VS Code windows, the CLI beside the extension) never lose each other's records.
+// Layout (format 3): magic, header length, a small header JSON (record count, interned strings, price version,
+// generation, section sizes), the record keys (newline separated), each ledger column's raw bytes, then the reading
+// state: the cursors' numbers and context indices, the folder listings' mtimes and entry counts, and every path and
+// name as one UTF-8 text with each one's length (in UTF-16 units, for slicing). Typed sections are 8-byte aligned,
+// and a CRC-32 of everything before it ends the file. A warm start thus reads thousands of cursors without parsing
+// JSON for them. Format 2 (the reading state inside the header JSON) is still read.
+//
+// Writes go to a temporary file that is renamed over the old one, so a reader sees either the old state or the new
+// one. Writers on the same directory take a lock file and merge what another process wrote since they loaded, so
+// two processes (two VS Code windows, the CLI beside the extension) never lose each other's records.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,23 +21,32 @@ import { FolderIndex, type FolderListing } from './folderIndex';
 import type { FileCursor } from './tail';
 
 const MAGIC = Buffer.from('AGSPEND1', 'latin1');
-const FORMAT_VERSION = 2;
+const FORMAT_VERSION = 3;
+/** The older layout this version still reads (the reading state inside the header JSON). */
+const FORMAT_JSON_READING = 2;
 export const STATE_FILE = 'ledger.bin';
 const LOCK_FILE = 'ledger.lock';
 
-/** A cursor as stored: arrays parse faster than objects, and a warm start parses thousands of them. */
+/** A cursor as format 2 stored it. */
 type StoredCursor = [file: string, offset: number, size: number, mtimeMs: number, ino: number, tail: string, context?: string];
 
 interface Header {
   format: number;
   size: number;
   strings: string[];
-  cursors: StoredCursor[];
-  folders: Array<[string, ...FolderListing]>;
   priceVersion: string;
   /** Changes on every write: a writer that sees another generation merges before it writes. */
   generation: string;
   keysBytes: number;
+  /** Format 3: how many cursors, distinct cursor contexts, folder listings, names in them; the text's bytes. */
+  cursorCount?: number;
+  contextCount?: number;
+  folderCount?: number;
+  nameCount?: number;
+  textBytes?: number;
+  /** Format 2: the reading state itself. */
+  cursors?: StoredCursor[];
+  folders?: Array<[string, ...FolderListing]>;
 }
 
 /** What is persisted beside the ledger: where each file was read to, and the folder listings. */
@@ -102,35 +116,83 @@ function align8(n: number): number {
 /** The state file's bytes, as the parts to write one after the other (no copy into one buffer). */
 export function encodeState(ledger: Ledger, reading: ReadingState, generation: string): Buffer[] {
   const keys = ledger.serializeKeys();
+  // The reading state: numbers in typed arrays, every string in one text (lengths in UTF-16 units, for slicing).
+  const cursorCount = reading.cursors.size;
+  const cursorNumbers = new Float64Array(cursorCount * 4);
+  const cursorContexts = new Int32Array(cursorCount);
+  const paths: string[] = [];
+  const tails: string[] = [];
+  const contextIds = new Map<string, number>();
+  let i = 0;
+  for (const [file, c] of reading.cursors) {
+    paths.push(file);
+    tails.push(c.tail);
+    cursorNumbers[i * 4] = c.offset;
+    cursorNumbers[i * 4 + 1] = c.size;
+    cursorNumbers[i * 4 + 2] = c.mtimeMs;
+    cursorNumbers[i * 4 + 3] = c.ino;
+    let context = -1;
+    if (c.context !== undefined) {
+      context = contextIds.get(c.context) ?? -1;
+      if (context < 0) contextIds.set(c.context, (context = contextIds.size));
+    }
+    cursorContexts[i++] = context;
+  }
+  const folders = reading.folders.serialize();
+  const folderMtimes = new Float64Array(folders.length);
+  const folderCounts = new Uint32Array(folders.length * 2);
+  const folderKeys: string[] = [];
+  const names: string[] = [];
+  folders.forEach(([dir, mtimeMs, files, subfolders], f) => {
+    folderKeys.push(dir);
+    folderMtimes[f] = mtimeMs;
+    folderCounts[f * 2] = files.length;
+    folderCounts[f * 2 + 1] = subfolders.length;
+    for (const name of files) names.push(name);
+    for (const name of subfolders) names.push(name);
+  });
+  const texts = [...paths, ...tails, ...contextIds.keys(), ...folderKeys, ...names];
+  const lengths = new Uint32Array(texts.length);
+  for (let t = 0; t < texts.length; t++) lengths[t] = texts[t].length;
+  const text = Buffer.from(texts.join(''), 'utf8');
+
   const header: Header = {
     format: FORMAT_VERSION,
     size: ledger.size,
     strings: ledger.strings.values,
-    cursors: [...reading.cursors].map(([file, c]) =>
-      c.context === undefined
-        ? [file, c.offset, c.size, c.mtimeMs, c.ino, c.tail]
-        : [file, c.offset, c.size, c.mtimeMs, c.ino, c.tail, c.context],
-    ),
-    folders: reading.folders.serialize(),
     priceVersion: ledger.prices.version,
     generation,
     keysBytes: keys.length,
+    cursorCount,
+    contextCount: contextIds.size,
+    folderCount: folders.length,
+    nameCount: names.length,
+    textBytes: text.length,
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const parts: Buffer[] = [MAGIC];
-  const lengths = Buffer.alloc(4);
-  lengths.writeUInt32LE(headerBytes.length, 0);
-  parts.push(lengths, headerBytes, keys);
+  const headerLength = Buffer.alloc(4);
+  headerLength.writeUInt32LE(headerBytes.length, 0);
+  parts.push(headerLength, headerBytes, keys);
   let offset = MAGIC.length + 4 + headerBytes.length + keys.length;
-  for (const name of COLUMN_NAMES) {
+  const push = (array: ArrayBufferView, count = array.byteLength): void => {
     const padding = align8(offset) - offset;
     if (padding) parts.push(Buffer.alloc(padding));
     offset += padding;
-    const column = ledger.columns[name];
-    const bytes = Buffer.from(column.buffer, column.byteOffset, ledger.size * column.BYTES_PER_ELEMENT);
+    const bytes = Buffer.from(array.buffer, array.byteOffset, count);
     parts.push(bytes);
     offset += bytes.length;
+  };
+  for (const name of COLUMN_NAMES) {
+    const column = ledger.columns[name];
+    push(column, ledger.size * column.BYTES_PER_ELEMENT);
   }
+  push(cursorNumbers);
+  push(cursorContexts);
+  push(folderMtimes);
+  push(folderCounts);
+  push(lengths);
+  push(text);
   const trailer = Buffer.alloc(4);
   trailer.writeUInt32LE(crc32Parts(parts), 0);
   parts.push(trailer);
@@ -155,42 +217,122 @@ export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
   const headerLength = data.readUInt32LE(MAGIC.length);
   let offset = MAGIC.length + 4;
   const header = JSON.parse(data.toString('utf8', offset, offset + headerLength)) as Header;
-  if (header.format !== FORMAT_VERSION) {
+  if (header.format !== FORMAT_VERSION && header.format !== FORMAT_JSON_READING) {
     throw new Error(`written by a different version of Agent Spend (state format ${header.format}, this one reads ${FORMAT_VERSION})`);
   }
   offset += headerLength;
-  // No copies: the keys and the columns are views into the file's bytes (the columns are 8-byte aligned in the file,
-  // and a buffer this size is not pooled, so they stay aligned in memory). Copying megabytes was a fifth of a warm
-  // start. A ledger that grows later moves to arrays of its own.
+  // No copies: the keys and the columns are views into the file's bytes (typed sections are 8-byte aligned in the
+  // file, and a buffer this size is not pooled, so they stay aligned in memory). Copying megabytes was a fifth of a
+  // warm start. A ledger that grows later moves to arrays of its own.
   const keysBlob = data.subarray(offset, offset + header.keysBytes);
   offset += header.keysBytes;
-  const columns = {} as LedgerColumns;
   const aligned = data.byteOffset % 8 === 0;
-  const capacity = Math.max(1024, header.size + (header.size >> 2));
-  const copies = aligned ? null : allocateColumns(capacity);
-  for (const name of COLUMN_NAMES) {
+  /** The next typed section: a view when aligned, else a copy into `into` (or a new array). */
+  const section = <T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(
+    Type: { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; new (length: number): T; BYTES_PER_ELEMENT: number },
+    count: number,
+    into?: T,
+  ): T => {
     offset = align8(offset);
-    const Type = TYPES[name];
-    const byteLength = header.size * Type.BYTES_PER_ELEMENT;
-    if (offset + byteLength > bodyLength) throw new Error('columns run past the end of the file');
-    if (copies) {
-      new Uint8Array(copies[name].buffer, 0, byteLength).set(data.subarray(offset, offset + byteLength));
-      (columns as unknown as Record<string, unknown>)[name] = copies[name];
-    } else {
-      (columns as unknown as Record<string, unknown>)[name] = new Type(data.buffer as ArrayBuffer, data.byteOffset + offset, header.size);
+    const byteLength = count * Type.BYTES_PER_ELEMENT;
+    if (offset + byteLength > bodyLength) throw new Error('sections run past the end of the file');
+    let array: T;
+    if (aligned && !into) array = new Type(data.buffer as ArrayBuffer, data.byteOffset + offset, count);
+    else {
+      array = into ?? new Type(count);
+      new Uint8Array(array.buffer, array.byteOffset, byteLength).set(data.subarray(offset, offset + byteLength));
     }
     offset += byteLength;
+    return array;
+  };
+  if (!Number.isInteger(header.size) || header.size < 0 || header.size > bodyLength) throw new Error('the record count does not fit the file');
+  const columns = {} as LedgerColumns;
+  const copies = aligned ? null : allocateColumns(Math.max(1024, header.size + (header.size >> 2)));
+  for (const name of COLUMN_NAMES) {
+    (columns as unknown as Record<string, unknown>)[name] = section(TYPES[name] as Float64ArrayConstructor, header.size, copies?.[name] as Float64Array | undefined);
   }
   const ledger = new Ledger(prices, { strings: header.strings, columns, size: header.size, keysBlob });
   if (header.priceVersion !== prices.version) ledger.reprice();
+  const reading = header.format === FORMAT_JSON_READING ? readingFromJson(header) : readingFromSections(header, data, section, () => offset, bodyLength);
+  return { ledger, ...reading, generation: header.generation };
+}
+
+/** Format 2: cursors and folder listings were arrays in the header JSON. */
+function readingFromJson(header: Header): ReadingState {
   const cursors = new Map<string, FileCursor>();
+  const stored = header.cursors ?? [];
   // Indexed, without destructuring: this runs once per start, before anything is optimised, over every file.
-  const stored = header.cursors;
   for (let i = 0; i < stored.length; i++) {
     const c = stored[i];
     cursors.set(c[0], { offset: c[1], size: c[2], mtimeMs: c[3], ino: c[4], tail: c[5], context: c[6] });
   }
-  return { ledger, cursors, folders: new FolderIndex(header.folders), generation: header.generation };
+  return { cursors, folders: new FolderIndex(header.folders ?? []) };
+}
+
+/** Format 3: the typed sections after the columns, and the text holding every path and name. */
+function readingFromSections(
+  header: Header,
+  data: Buffer,
+  section: <T extends Float64Array | Int32Array | Uint32Array>(Type: { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; new (length: number): T; BYTES_PER_ELEMENT: number }, count: number) => T,
+  position: () => number,
+  bodyLength: number,
+): ReadingState {
+  const cursorCount = header.cursorCount ?? 0;
+  const contextCount = header.contextCount ?? 0;
+  const folderCount = header.folderCount ?? 0;
+  const nameCount = header.nameCount ?? 0;
+  const numbers = section(Float64Array, cursorCount * 4);
+  const contextIds = section(Int32Array, cursorCount);
+  const folderMtimes = section(Float64Array, folderCount);
+  const folderCounts = section(Uint32Array, folderCount * 2);
+  const lengths = section(Uint32Array, cursorCount * 2 + contextCount + folderCount + nameCount);
+  const textStart = align8(position());
+  const textEnd = textStart + (header.textBytes ?? 0);
+  if (textEnd > bodyLength) throw new Error('sections run past the end of the file');
+  const text = data.toString('utf8', textStart, textEnd);
+  let at = 0;
+  let t = 0;
+  // Counts come from the file: check each against what is there before trusting it (a damaged count must fail
+  // the load, not allocate without bound).
+  const next = (): string => {
+    if (t >= lengths.length) throw new Error('the stored names do not match their counts');
+    const length = lengths[t++];
+    if (at + length > text.length) throw new Error('a stored name runs past the end of its text');
+    return text.slice(at, (at += length));
+  };
+  let listed = 0;
+  for (let f = 0; f < folderCount * 2; f++) listed += folderCounts[f];
+  if (listed !== nameCount) throw new Error('the stored names do not match their counts');
+  const paths: string[] = [];
+  for (let i = 0; i < cursorCount; i++) paths.push(next());
+  const tails: string[] = [];
+  for (let i = 0; i < cursorCount; i++) tails.push(next());
+  const contexts: string[] = [];
+  for (let i = 0; i < contextCount; i++) contexts.push(next());
+  const cursors = new Map<string, FileCursor>();
+  for (let i = 0; i < cursorCount; i++) {
+    const context = contextIds[i];
+    cursors.set(paths[i], {
+      offset: numbers[i * 4],
+      size: numbers[i * 4 + 1],
+      mtimeMs: numbers[i * 4 + 2],
+      ino: numbers[i * 4 + 3],
+      tail: tails[i],
+      context: context >= 0 ? contexts[context] : undefined,
+    });
+  }
+  const keys: string[] = [];
+  for (let f = 0; f < folderCount; f++) keys.push(next());
+  const listings: Array<[string, ...FolderListing]> = [];
+  for (let f = 0; f < folderCount; f++) {
+    const files: string[] = [];
+    for (let k = folderCounts[f * 2]; k > 0; k--) files.push(next());
+    const subfolders: string[] = [];
+    for (let k = folderCounts[f * 2 + 1]; k > 0; k--) subfolders.push(next());
+    listings.push([keys[f], folderMtimes[f], files, subfolders]);
+  }
+  if (t !== lengths.length || at !== text.length) throw new Error('the stored names do not match their counts');
+  return { cursors, folders: new FolderIndex(listings) };
 }
 
 export class StateStore {

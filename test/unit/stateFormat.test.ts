@@ -1,0 +1,162 @@
+// The state file's layout (src/core/stateStore.ts): format 3 keeps the reading state in typed sections and one text;
+// a format 2 file (the reading state inside the header JSON), written by earlier versions, still loads whole.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { describe, it } from 'node:test';
+import { Engine } from '../../src/core/engine';
+import { FolderIndex } from '../../src/core/folderIndex';
+import { COLUMN_NAMES, Ledger } from '../../src/core/ledger';
+import { PriceBook } from '../../src/core/pricing/pricing';
+import { decodeState, encodeState, STATE_FILE } from '../../src/core/stateStore';
+import type { FileCursor } from '../../src/core/tail';
+import { assistantLine, claudeHome, isolatedEnv, tempDir } from './helpers';
+
+function ledgerWith(records: number): Ledger {
+  const ledger = new Ledger(new PriceBook());
+  for (let i = 0; i < records; i++) {
+    ledger.upsert({
+      dedupeKey: `cc:msg_${i}`,
+      requestTag: i,
+      agent: 'claude-code',
+      timestamp: Date.UTC(2026, 10, 1, 10, i),
+      sessionId: `s${i % 3}`,
+      project: '/home/ana/src/shop',
+      model: 'claude-sonnet-4-5-20250929',
+      inputTokens: i,
+      outputTokens: 2 * i,
+      cacheWrite5mTokens: 3,
+      cacheWrite1hTokens: 0,
+      cacheReadTokens: 100,
+      fast: false,
+      sidechain: i % 2 === 0,
+    });
+  }
+  return ledger;
+}
+
+/** Paths and names a careless encoding would break: non-ASCII, astral characters, separators of every kind. */
+const ODD = ['plain.jsonl', 'café-漢字.jsonl', 'emoji-😀.jsonl', 'new\nline.jsonl', 'tab\tand space.jsonl', 'nul\u0001ish.jsonl'];
+
+function readingState(): { cursors: Map<string, FileCursor>; folders: FolderIndex } {
+  const cursors = new Map<string, FileCursor>();
+  ODD.forEach((name, i) => {
+    cursors.set(`/logs/projects/p/${name}`, {
+      offset: 1000 * i + 0.5 * (i % 2),
+      size: 2 ** 40 + i,
+      mtimeMs: 1_790_000_000_000.123 + i,
+      ino: 2 ** 52 + i,
+      tail: Buffer.from(`tail ${i}`).toString('base64'),
+      context: i % 3 === 0 ? undefined : `/home/ana/src/${i % 3 === 1 ? 'shop' : 'caf\u00e9'}`,
+    });
+  });
+  const folders = new FolderIndex([
+    ['/logs/projects', 1_790_000_000_000.5, [], ['p', 'q']],
+    ['/logs/projects/p', -1, [...ODD], []],
+    ['codex\u0000/home/ana/.codex/sessions', 12, ['rollout-1.jsonl'], ['2026']],
+    ['/logs/projects/q', 7, [], []],
+  ]);
+  return { cursors, folders };
+}
+
+/** Format 2 exactly as earlier versions wrote it (frozen here: this is what users' state folders hold). */
+function encodeFormat2(ledger: Ledger, reading: { cursors: Map<string, FileCursor>; folders: FolderIndex }): Buffer {
+  const keys = ledger.serializeKeys();
+  const header = {
+    format: 2,
+    size: ledger.size,
+    strings: ledger.strings.values,
+    cursors: [...reading.cursors].map(([file, c]) =>
+      c.context === undefined ? [file, c.offset, c.size, c.mtimeMs, c.ino, c.tail] : [file, c.offset, c.size, c.mtimeMs, c.ino, c.tail, c.context],
+    ),
+    folders: reading.folders.serialize(),
+    priceVersion: ledger.prices.version,
+    generation: 'old-generation',
+    keysBytes: keys.length,
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header));
+  const parts: Buffer[] = [Buffer.from('AGSPEND1', 'latin1'), Buffer.alloc(4), headerBytes, keys];
+  parts[1].writeUInt32LE(headerBytes.length);
+  let offset = 12 + headerBytes.length + keys.length;
+  for (const name of COLUMN_NAMES) {
+    const padding = ((offset + 7) & ~7) - offset;
+    parts.push(Buffer.alloc(padding));
+    offset += padding;
+    const column = ledger.columns[name];
+    const bytes = Buffer.from(column.buffer, column.byteOffset, ledger.size * column.BYTES_PER_ELEMENT);
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  const body = Buffer.concat(parts);
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32LE(zlib.crc32(body) >>> 0);
+  return Buffer.concat([body, trailer]);
+}
+
+/** The file's bytes in a buffer at an odd address, as a pooled or sliced buffer could be. */
+function misaligned(bytes: Buffer): Buffer {
+  const backing = Buffer.alloc(bytes.length + 3);
+  bytes.copy(backing, 3);
+  return backing.subarray(3);
+}
+
+describe('state file format', () => {
+  it('round-trips records, cursors and folder listings, whatever the names hold and wherever the bytes lie', () => {
+    const ledger = ledgerWith(40);
+    const reading = readingState();
+    const bytes = Buffer.concat(encodeState(ledger, reading, 'gen-1'));
+    for (const data of [bytes, misaligned(bytes)]) {
+      const loaded = decodeState(data, new PriceBook());
+      assert.equal(loaded.generation, 'gen-1');
+      assert.deepEqual(loaded.ledger.records(), ledger.records());
+      assert.deepEqual([...loaded.cursors], [...reading.cursors]);
+      assert.deepEqual(loaded.folders.serialize(), reading.folders.serialize());
+    }
+  });
+
+  it('reads a format 2 file whole (records, cursors, listings), and the next save writes format 3', () => {
+    const ledger = ledgerWith(25);
+    const reading = readingState();
+    const old = encodeFormat2(ledger, reading);
+    for (const data of [old, misaligned(old)]) {
+      const loaded = decodeState(data, new PriceBook());
+      assert.equal(loaded.generation, 'old-generation');
+      assert.deepEqual(loaded.ledger.records(), ledger.records());
+      assert.deepEqual([...loaded.cursors], [...reading.cursors]);
+      assert.deepEqual(loaded.folders.serialize(), reading.folders.serialize());
+    }
+    // Through the engine: a state folder written by an earlier version keeps its records, then moves to format 3.
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript('77777777-7777-4777-8777-777777777777'), `${assistantLine({ messageId: 'new', output: 9 })}\n`);
+    const stateDir = tempDir();
+    fs.writeFileSync(path.join(stateDir, STATE_FILE), old);
+    const engine = new Engine({ env: isolatedEnv(configDir), stateDir });
+    engine.open();
+    assert.deepEqual(engine.warnings(), [], 'an older file is not "damaged"');
+    engine.scan();
+    engine.save();
+    assert.equal(engine.report().totals.requests, 26);
+    const saved = fs.readFileSync(path.join(stateDir, STATE_FILE));
+    const headerLength = saved.readUInt32LE(8);
+    assert.equal(JSON.parse(saved.toString('utf8', 12, 12 + headerLength)).format, 3);
+    assert.equal(decodeState(saved, new PriceBook()).ledger.size, 26);
+  });
+
+  it('a file whose counts do not match its text is refused as damaged, even with a valid checksum', () => {
+    const bytes = Buffer.concat(encodeState(ledgerWith(5), readingState(), 'gen-1'));
+    const headerLength = bytes.readUInt32LE(8);
+    const header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength));
+    for (const change of [{ nameCount: header.nameCount - 1 }, { textBytes: header.textBytes - 1 }, { cursorCount: header.cursorCount - 1 }, { folderCount: 0 }]) {
+      // Same header length (padded with spaces JSON ignores), so that every section stays where it was.
+      let edited = JSON.stringify({ ...header, ...change });
+      assert.ok(edited.length <= headerLength);
+      edited = edited.padEnd(headerLength, ' ');
+      const body = Buffer.concat([bytes.subarray(0, 12), Buffer.from(edited), bytes.subarray(12 + headerLength, bytes.length - 4)]);
+      const trailer = Buffer.alloc(4);
+      trailer.writeUInt32LE(zlib.crc32(body) >>> 0);
+      assert.throws(() => decodeState(Buffer.concat([body, trailer]), new PriceBook()), /run past|do not match|past the end/, JSON.stringify(change));
+    }
+  });
+});
