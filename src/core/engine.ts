@@ -203,11 +203,13 @@ export class Engine {
     for (const { source, roots } of this.sources) {
       const seen = new Set<string>();
       for (const dir of roots) {
+        // Most agents' folders do not exist on a given machine: ask first, which costs less than a thrown error.
+        if (!fs.existsSync(dir)) continue; // that agent has not run on this machine
         let real: string;
         try {
           real = fs.realpathSync(dir);
         } catch {
-          continue; // not there: that agent has not run on this machine
+          continue; // gone since, or unreadable on the way
         }
         if (seen.has(real)) continue;
         seen.add(real);

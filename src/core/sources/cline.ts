@@ -263,11 +263,14 @@ function customTaskDirs(product: Product, userDirs: string[]): string[] {
   const dirs: string[] = [];
   for (const userDir of userDirs) {
     for (const file of [path.join(userDir, 'settings.json'), path.join(path.dirname(userDir), 'Machine', 'settings.json')]) {
+      // No such editor, or no settings, is the common case: ask first rather than catch an error per editor and
+      // product (dozens of thrown errors were a few ms of every start).
+      if (!fs.existsSync(file)) continue;
       let text: string;
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch {
-        continue; // no such editor, or no settings: the common case
+        continue; // unreadable: as if absent
       }
       const value = settingFromJsonc(text, key);
       if (value) dirs.push(path.join(path.resolve(value), 'tasks'));
