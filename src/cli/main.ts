@@ -124,9 +124,10 @@ async function runReport(options: CliOptions): Promise<void> {
     warnings = engine.warnings();
   } else {
     const report = engine.report(query);
-    output = `${options.json ? JSON.stringify(report) : formatReport(report)}\n`;
+    const text = options.json ? JSON.stringify(report) : formatReport(report);
+    output = `${text}\n`;
     warnings = report.warnings;
-    if (cacheKey) writeCachedReport(stateDir!, cacheKey, report);
+    if (cacheKey) writeCachedReport(stateDir!, cacheKey, report, text);
   }
   phase('reported');
   for (const warning of warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);

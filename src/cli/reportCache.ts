@@ -43,9 +43,17 @@ export function readCachedReport(stateDir: string, key: string, now: Date): Buff
   ];
 }
 
-/** Stores `report` (its `generatedAt` is replaced on each read). Failures are ignored: it is a cache. */
-export function writeCachedReport(stateDir: string, key: string, report: { generatedAt: string }): void {
-  const body = Buffer.from(JSON.stringify({ ...report, generatedAt: '' }));
+/**
+ * Stores the report whose JSON is `json` (as printed; its `generatedAt` is replaced on each read). Failures are
+ * ignored: it is a cache.
+ */
+export function writeCachedReport(stateDir: string, key: string, report: { generatedAt: string }, json: string): void {
+  // The first "generatedAt" is the report's own: it is written before the sessions, and a string inside them would
+  // have its quotes escaped.
+  const stamped = `"generatedAt":${JSON.stringify(report.generatedAt)}`;
+  const at = json.indexOf(stamped);
+  if (at < 0) return;
+  const body = Buffer.from(`${json.slice(0, at)}"generatedAt":""${json.slice(at + stamped.length)}`);
   const file = path.join(stateDir, FILE);
   const temporary = `${file}.${process.pid}.tmp`;
   try {

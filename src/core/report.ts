@@ -244,15 +244,28 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
   }
 
   const order = Array.from({ length: sessions.size }, (_, slot) => slot).sort((a, b) => sessionLast[b] - sessionLast[a]);
-  const sessionRows: SessionSummary[] = order.map((slot) => ({
-    agent: strings[sessionAgent[slot]],
-    sessionId: strings[sessionId[slot]],
-    project: strings[sessionProject[slot]],
-    models: [...sessionModels[slot]].map((m) => strings[m]).sort(),
-    firstAt: new Date(sessionFirst[slot]).toISOString(),
-    lastAt: new Date(sessionLast[slot]).toISOString(),
-    ...sessions.totals(slot),
-  }));
+  // Plain object literals, no spread: this runs once per report over every session, before anything is optimised.
+  const sessionRows: SessionSummary[] = [];
+  for (const slot of order) {
+    const models: string[] = [];
+    for (const m of sessionModels[slot]) models.push(strings[m]);
+    const totals = sessions.totals(slot);
+    sessionRows.push({
+      agent: strings[sessionAgent[slot]],
+      sessionId: strings[sessionId[slot]],
+      project: strings[sessionProject[slot]],
+      models: models.sort(),
+      firstAt: new Date(sessionFirst[slot]).toISOString(),
+      lastAt: new Date(sessionLast[slot]).toISOString(),
+      inputTokens: totals.inputTokens,
+      outputTokens: totals.outputTokens,
+      cacheCreationTokens: totals.cacheCreationTokens,
+      cacheReadTokens: totals.cacheReadTokens,
+      costUsd: totals.costUsd,
+      requests: totals.requests,
+      unpricedRequests: totals.unpricedRequests,
+    });
+  }
 
   const report: Report = {
     schema: REPORT_SCHEMA,
