@@ -467,22 +467,10 @@ async function benchSize(corpus, opts, { peer, ours }) {
         o.firstEver.push(fs_);
       }
     }
-    // Peak RSS: separate runs under /proc polling (and GNU time when present), alternating the same way.
-    for (let i = 0; i < RSS_RUNS; i++) {
-      if (peer) peerRssRuns.push(await peerOnce(corpus, i, true));
-      if (ours) {
-        const state = path.join(stateRoot, `rss-cold-${i}`);
-        fs.mkdirSync(state);
-        o.rss.cold.push(summarizeOurRun(await ourReport(corpus, state, {}, true), 'cold (RSS)', i));
-        const firstState = path.join(stateRoot, `rss-first-${i}`);
-        const firstCache = path.join(stateRoot, `rss-first-${i}-cache`);
-        fs.mkdirSync(firstState);
-        fs.mkdirSync(firstCache);
-        o.rss.firstEver.push(summarizeOurRun(await ourReport(corpus, firstState, { AGENT_SPEND_CACHE_DIR: firstCache }, true), 'first run ever (RSS)', i));
-        o.rss.warm.push(summarizeOurRun(await ourReport(corpus, state, {}, true), 'warm (RSS)', i));
-      }
+    if (!ours) {
+      for (let i = 0; i < RSS_RUNS; i++) if (peer) peerRssRuns.push(await peerOnce(corpus, i, true));
+      return { peer: peer ? summarizePeer(peerRuns, peerRssRuns, corpus.agent) : null, ours: null };
     }
-    if (!ours) return { peer: peer ? summarizePeer(peerRuns, peerRssRuns, corpus.agent) : null, ours: null };
     const okCold = o.cold.filter((r) => r.totals);
     o.totals = okCold.length ? okCold[okCold.length - 1].totals : null;
 
@@ -495,6 +483,23 @@ async function benchSize(corpus, opts, { peer, ours }) {
           log(`  node -e 0 run ${i + 1}: ${fmtMs(n.ms)}`);
         }
         if (i < opts.runs) o.warm.push(summarizeOurRun(await ourReport(corpus, lastColdState), 'warm', i));
+      }
+      // Peak RSS: separate runs under /proc polling (and GNU time when present), after every timed run. Run between
+      // the cold scans and the warm starts, they slowed the warm starts that followed from their first line (start
+      // mark at ~101 ms against ~78 ms, engine median 130 ms against 101-114 ms), for reasons this bench cannot see.
+      for (let i = 0; i < RSS_RUNS; i++) {
+        if (peer) peerRssRuns.push(await peerOnce(corpus, i, true));
+        if (ours) {
+          const state = path.join(stateRoot, `rss-cold-${i}`);
+          fs.mkdirSync(state);
+          o.rss.cold.push(summarizeOurRun(await ourReport(corpus, state, {}, true), 'cold (RSS)', i));
+          const firstState = path.join(stateRoot, `rss-first-${i}`);
+          const firstCache = path.join(stateRoot, `rss-first-${i}-cache`);
+          fs.mkdirSync(firstState);
+          fs.mkdirSync(firstCache);
+          o.rss.firstEver.push(summarizeOurRun(await ourReport(corpus, firstState, { AGENT_SPEND_CACHE_DIR: firstCache }, true), 'first run ever (RSS)', i));
+          o.rss.warm.push(summarizeOurRun(await ourReport(corpus, state, {}, true), 'warm (RSS)', i));
+        }
       }
       o.live = await benchLive(corpus, opts, env, lastColdState);
     } else {
