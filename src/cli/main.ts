@@ -93,7 +93,8 @@ async function runReport(options: CliOptions): Promise<void> {
     log: process.env.AGENT_SPEND_DEBUG ? (line) => process.stderr.write(`${line}\n`) : undefined,
     ...agentSettings(options),
   });
-  engine.open();
+  // The records are read only if this run adds any or must build its report (an unchanged ledger's report is cached).
+  engine.open({ deferRecords: true });
   await engine.prepare();
   phase('loaded');
   const progress = progressReporter();
@@ -123,11 +124,20 @@ async function runReport(options: CliOptions): Promise<void> {
     output = Buffer.concat([...cached, Buffer.from('\n')]);
     warnings = engine.warnings();
   } else {
+    // Reading the records may find them damaged: then every log is read again (and saved) before the report.
     const report = engine.report(query);
     const text = options.json ? JSON.stringify(report) : formatReport(report);
     output = `${text}\n`;
     warnings = report.warnings;
-    if (cacheKey) writeCachedReport(stateDir!, cacheKey, report, text);
+    if (engine.savedGeneration() === generation) {
+      if (cacheKey) writeCachedReport(stateDir!, cacheKey, report, text);
+    } else {
+      try {
+        engine.save();
+      } catch (error) {
+        process.stderr.write(`agent-spend: could not save state: ${(error as Error).message}\n`);
+      }
+    }
   }
   phase('reported');
   for (const warning of warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);

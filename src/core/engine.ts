@@ -128,10 +128,13 @@ export class Engine {
     return this.sources.map(({ source, roots }) => ({ agent: source.agent, label: source.label, roots }));
   }
 
-  /** Loads the persisted ledger. A damaged state file is set aside and rebuilt from the logs, with a warning. */
-  open(): void {
+  /**
+   * Loads the persisted ledger. A damaged state file is set aside and rebuilt from the logs, with a warning. With
+   * `deferRecords` (the CLI), only what a start needs is read now; the records follow when something needs them.
+   */
+  open(options: { deferRecords?: boolean } = {}): void {
     if (!this.store) return;
-    const outcome = this.store.load(this.prices);
+    const outcome = this.store.load(this.prices, { deferRecords: options.deferRecords });
     if (outcome.kind === 'loaded') {
       this.ledger = outcome.state.ledger;
       this.cursors = outcome.state.cursors;
@@ -140,16 +143,49 @@ export class Engine {
       this.savedRevision = this.ledger.revision;
       this.log(`loaded ${this.ledger.size} records and ${this.cursors.size} file cursors from ${this.store.file}`);
     } else if (outcome.kind === 'corrupt') {
-      const kept = `${this.store.file}.corrupt-${Date.now()}`;
-      try {
-        fs.renameSync(this.store.file, kept);
-      } catch {
-        // Unreadable or already gone: nothing to keep.
-      }
-      const message = `state file was damaged (${outcome.reason}); it was moved to ${kept} and the totals are being rebuilt from the logs. Sessions whose logs were deleted since cannot be recovered.`;
-      this.persistentWarnings.set('state', message);
-      this.log(`warning: ${message}`);
+      this.setAside(outcome.reason);
     }
+  }
+
+  /**
+   * Makes sure the records are in memory (a deferred load reads them now). Their part of the state file may turn
+   * out damaged only then: the file is set aside like any damaged state, and everything is read again from the logs
+   * (false is returned). Reports and saves call this; so does a scan that has something to add.
+   */
+  ensureRecords(): boolean {
+    if (!this.ledger.recordsPending) return true;
+    try {
+      this.ledger.loadRecords();
+      return true;
+    } catch (error) {
+      this.rebuildAfterDamage(error as Error);
+      return false;
+    }
+  }
+
+  /** The records' part of the state file was damaged: set it aside, forget everything, read every log again. */
+  private rebuildAfterDamage(error: Error): ScanResult {
+    this.setAside(`${this.store?.file}: ${error.message}`);
+    this.ledger = new Ledger(this.prices);
+    this.cursors = new Map();
+    this.folders = new FolderIndex();
+    this.generation = undefined;
+    this.savedRevision = -1;
+    this.cursorsDirty = true;
+    return this.scan();
+  }
+
+  private setAside(reason: string): void {
+    if (!this.store) return;
+    const kept = `${this.store.file}.corrupt-${Date.now()}`;
+    try {
+      fs.renameSync(this.store.file, kept);
+    } catch {
+      // Unreadable or already gone: nothing to keep.
+    }
+    const message = `state file was damaged (${reason}); it was moved to ${kept} and the totals are being rebuilt from the logs. Sessions whose logs were deleted since cannot be recovered.`;
+    this.persistentWarnings.set('state', message);
+    this.log(`warning: ${message}`);
   }
 
   /** The folders that hold (or will hold) the logs, for the watcher. */
@@ -282,6 +318,14 @@ export class Engine {
       files = this.discover(unreadable);
     }
     const plan = this.plan(started, files, unreadable, !paths);
+    // New bytes will be merged with the records: read them now (a damaged record part means reading everything).
+    if (plan.pending.length > 0 && this.ledger.recordsPending) {
+      try {
+        this.ledger.loadRecords();
+      } catch (error) {
+        return this.rebuildAfterDamage(error as Error);
+      }
+    }
     this.readHere(plan, plan.pending, onProgress);
     return this.finish(plan);
   }
@@ -405,6 +449,7 @@ export class Engine {
   }
 
   report(query: ReportQuery = {}): Report {
+    this.ensureRecords();
     return buildReport(this.ledger, query, this.warnings());
   }
 
@@ -420,6 +465,7 @@ export class Engine {
   save(): void {
     this.prices.persist();
     if (!this.store || (this.ledger.revision === this.savedRevision && !this.cursorsDirty && !this.folders.changed)) return;
+    this.ensureRecords();
     this.generation = this.store.save(this.ledger, { cursors: this.cursors, folders: this.folders }, this.generation);
     this.savedRevision = this.ledger.revision;
     this.cursorsDirty = false;

@@ -100,9 +100,14 @@ export interface LedgerRecord extends TokenCounts {
   fast: boolean;
 }
 
+/** The records of a ledger loaded in two steps (see StateStore: a start may not need them at all). */
+export type RecordLoader = () => { columns: LedgerColumns; keysBlob: Buffer };
+
 export class Ledger {
   readonly strings: StringTable;
-  columns: LedgerColumns;
+  private loadedColumns: LedgerColumns;
+  /** Reads the columns and keys still on disk; null once they are here. */
+  private pending: RecordLoader | null = null;
   size: number;
   private keys: string[] | null;
   /** The keys as stored (newline-separated UTF-8), decoded only when a key is first needed. */
@@ -113,17 +118,49 @@ export class Ledger {
 
   constructor(
     readonly prices: PriceBook,
-    init?: { strings: string[]; columns: LedgerColumns; size: number; keysBlob: Buffer },
+    init?: { strings: string[]; size: number } & ({ columns: LedgerColumns; keysBlob: Buffer } | { load: RecordLoader }),
   ) {
     this.strings = new StringTable(init?.strings ?? []);
-    this.columns = init?.columns ?? allocateColumns(1024);
     this.size = init?.size ?? 0;
-    this.keysBlob = init?.keysBlob ?? null;
     this.keys = init ? null : [];
+    if (init && 'load' in init) {
+      this.pending = init.load;
+      this.loadedColumns = allocateColumns(0);
+      this.keysBlob = null;
+    } else {
+      this.loadedColumns = init?.columns ?? allocateColumns(1024);
+      this.keysBlob = init?.keysBlob ?? null;
+    }
+  }
+
+  /** The columns, read from disk on first use when the ledger was loaded in two steps. */
+  get columns(): LedgerColumns {
+    if (this.pending) this.loadRecords();
+    return this.loadedColumns;
+  }
+
+  set columns(columns: LedgerColumns) {
+    this.loadedColumns = columns;
+  }
+
+  /** True while the records are still on disk (nothing has needed them yet). */
+  get recordsPending(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Reads the records now if they are still on disk; throws what reading them throws (a damaged file). */
+  loadRecords(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    const { columns, keysBlob } = pending();
+    this.pending = null;
+    this.loadedColumns = columns;
+    this.keysBlob = keysBlob;
   }
 
   /** Keys joined by newlines, UTF-8, for persistence (the stored bytes again when they were never decoded). */
   serializeKeys(): Buffer {
+    this.loadRecords();
     if (this.keys === null) return this.keysBlob ?? Buffer.alloc(0);
     return Buffer.from(this.keys.join('\n'), 'utf8');
   }
@@ -133,6 +170,7 @@ export class Ledger {
   }
 
   private allKeys(): string[] {
+    this.loadRecords();
     if (this.keys === null) {
       this.keys = this.size === 0 || !this.keysBlob ? [] : this.keysBlob.toString('utf8').split('\n');
       this.keysBlob = null;

@@ -1,11 +1,13 @@
 // Persistence of the ledger and the file cursors in one binary file.
 //
-// Layout (format 3): magic, header length, a small header JSON (record count, interned strings, price version,
-// generation, section sizes), the record keys (newline separated), each ledger column's raw bytes, then the reading
-// state: the cursors' numbers and context indices, the folder listings' mtimes and entry counts, and every path and
-// name as one UTF-8 text with each one's length (in UTF-16 units, for slicing). Typed sections are 8-byte aligned,
-// and a CRC-32 of everything before it ends the file. A warm start thus reads thousands of cursors without parsing
-// JSON for them. Format 2 (the reading state inside the header JSON) is still read.
+// Layout (format 3), in two parts with a CRC-32 each:
+//  1. magic, header length, a small header JSON (record count, interned strings, price version, generation, section
+//     sizes), then the reading state: the cursors' numbers and context indices, the folder listings' mtimes and entry
+//     counts, and every path and name as one UTF-8 text with each one's length (in UTF-16 units, for slicing);
+//  2. the records: their keys (newline separated), then each ledger column's raw bytes.
+// Typed sections are 8-byte aligned in the file. A start reads part 1 (thousands of cursors without parsing JSON for
+// them) and, in the CLI, part 2 only when something is added or a report must be built. Format 2 (the reading state
+// inside the header JSON, one checksum) is still read.
 //
 // Writes go to a temporary file that is renamed over the old one, so a reader sees either the old state or the new
 // one. Writers on the same directory take a lock file and merge what another process wrote since they loaded, so
@@ -170,11 +172,10 @@ export function encodeState(ledger: Ledger, reading: ReadingState, generation: s
     textBytes: text.length,
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-  const parts: Buffer[] = [MAGIC];
   const headerLength = Buffer.alloc(4);
   headerLength.writeUInt32LE(headerBytes.length, 0);
-  parts.push(headerLength, headerBytes, keys);
-  let offset = MAGIC.length + 4 + headerBytes.length + keys.length;
+  const parts: Buffer[] = [MAGIC, headerLength, headerBytes];
+  let offset = MAGIC.length + 4 + headerBytes.length;
   const push = (array: ArrayBufferView, count = array.byteLength): void => {
     const padding = align8(offset) - offset;
     if (padding) parts.push(Buffer.alloc(padding));
@@ -183,19 +184,28 @@ export function encodeState(ledger: Ledger, reading: ReadingState, generation: s
     parts.push(bytes);
     offset += bytes.length;
   };
-  for (const name of COLUMN_NAMES) {
-    const column = ledger.columns[name];
-    push(column, ledger.size * column.BYTES_PER_ELEMENT);
-  }
+  // Part one, what every start needs: the reading state, then its checksum.
   push(cursorNumbers);
   push(cursorContexts);
   push(folderMtimes);
   push(folderCounts);
   push(lengths);
   push(text);
-  const trailer = Buffer.alloc(4);
-  trailer.writeUInt32LE(crc32Parts(parts), 0);
-  parts.push(trailer);
+  const checksumA = Buffer.alloc(4);
+  checksumA.writeUInt32LE(crc32Parts(parts), 0);
+  parts.push(checksumA);
+  offset += 4;
+  // Part two, the records, needed only when something is added or a report is built: keys, columns, checksum.
+  const recordsFrom = parts.length;
+  parts.push(keys);
+  offset += keys.length;
+  for (const name of COLUMN_NAMES) {
+    const column = ledger.columns[name];
+    push(column, ledger.size * column.BYTES_PER_ELEMENT);
+  }
+  const checksumB = Buffer.alloc(4);
+  checksumB.writeUInt32LE(crc32Parts(parts.slice(recordsFrom)), 0);
+  parts.push(checksumB);
   return parts;
 }
 
@@ -206,59 +216,167 @@ function crc32Parts(parts: Uint8Array[]): number {
   return crc32(Buffer.concat(parts));
 }
 
-export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
+type TypedArrayType<T> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; new (length: number): T; BYTES_PER_ELEMENT: number };
+
+/**
+ * Reads typed sections from `data` at 8-byte-aligned file offsets (`base` is the file offset of data[0]): views
+ * into the bytes when they are aligned in memory, copies otherwise. Every read is checked against `end`.
+ */
+class Sections {
+  /** Memory offsets keep the file's alignment: typed sections can be views. */
+  readonly aligned: boolean;
+
+  constructor(
+    private readonly data: Buffer,
+    public offset: number,
+    private readonly end: number,
+    private readonly base = 0,
+  ) {
+    this.aligned = (data.byteOffset - base) % 8 === 0;
+  }
+
+  next<T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(Type: TypedArrayType<T>, count: number, into?: T): T {
+    this.offset = align8(this.offset + this.base) - this.base;
+    const byteLength = count * Type.BYTES_PER_ELEMENT;
+    if (this.offset + byteLength > this.end) throw new Error('sections run past the end of the file');
+    let array: T;
+    if (this.aligned && !into) array = new Type(this.data.buffer as ArrayBuffer, this.data.byteOffset + this.offset, count);
+    else {
+      array = into ?? new Type(count);
+      new Uint8Array(array.buffer, array.byteOffset, byteLength).set(this.data.subarray(this.offset, this.offset + byteLength));
+    }
+    this.offset += byteLength;
+    return array;
+  }
+
+  /** Plain bytes (no alignment). */
+  bytes(length: number): Buffer {
+    if (this.offset + length > this.end) throw new Error('sections run past the end of the file');
+    const bytes = this.data.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    return bytes;
+  }
+}
+
+/** Magic, header length and header; throws for anything that is not a state file this version reads. */
+function parseHeader(data: Buffer): { header: Header; end: number } {
   if (data.length < MAGIC.length + 8 || !data.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new Error('not an Agent Spend state file');
   }
+  const headerLength = data.readUInt32LE(MAGIC.length);
+  const start = MAGIC.length + 4;
+  if (start + headerLength > data.length) throw new Error('the header runs past the end of the file');
+  const header = JSON.parse(data.toString('utf8', start, start + headerLength)) as Header;
+  if (header.format !== FORMAT_VERSION && header.format !== FORMAT_JSON_READING) {
+    throw new Error(`written by a different version of Agent Spend (state format ${header.format}, this one reads ${FORMAT_VERSION})`);
+  }
+  if (!Number.isInteger(header.size) || header.size < 0) throw new Error('the record count is not a count');
+  return { header, end: start + headerLength };
+}
+
+/** Where format 3's reading state ends (its checksum follows), from the header's counts alone. */
+export function readingEnd(header: Header, headerEnd: number): number {
+  const cursors = header.cursorCount ?? 0;
+  const folders = header.folderCount ?? 0;
+  let offset = headerEnd;
+  for (const bytes of [cursors * 32, cursors * 4, folders * 8, folders * 8, 4 * (cursors * 2 + (header.contextCount ?? 0) + folders + (header.nameCount ?? 0))]) {
+    offset = align8(offset) + bytes;
+  }
+  return align8(offset) + (header.textBytes ?? 0);
+}
+
+/** The records (keys and columns) from their part of the file; `sections` stands at their start. */
+function decodeRecords(header: Header, sections: Sections): { columns: LedgerColumns; keysBlob: Buffer } {
+  // No copies where the bytes are aligned: the keys and the columns are views into the file's bytes. Copying
+  // megabytes was a fifth of a warm start. A ledger that grows later moves to arrays of its own.
+  const keysBlob = sections.bytes(header.keysBytes);
+  const columns = {} as LedgerColumns;
+  const copies = sections.aligned ? null : allocateColumns(Math.max(1024, header.size + (header.size >> 2)));
+  for (const name of COLUMN_NAMES) {
+    (columns as unknown as Record<string, unknown>)[name] = sections.next(TYPES[name] as Float64ArrayConstructor, header.size, copies?.[name] as Float64Array | undefined);
+  }
+  return { columns, keysBlob };
+}
+
+/** A whole state file's bytes, decoded at once (format 3 or 2). */
+export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
+  const { header, end } = parseHeader(data);
+  if (header.format === FORMAT_JSON_READING) return decodeFormat2(data, header, end, prices);
+  const textEnd = readingEnd(header, end);
+  if (textEnd + 8 > data.length) throw new Error('the file is shorter than its header says (truncated)');
+  if (crc32(data.subarray(0, textEnd)) !== data.readUInt32LE(textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
+  const reading = readingFromSections(header, new Sections(data, end, textEnd));
+  const recordsEnd = data.length - 4;
+  if (crc32(data.subarray(textEnd + 4, recordsEnd)) !== data.readUInt32LE(recordsEnd)) {
+    throw new Error('checksum mismatch in the records (truncated or damaged)');
+  }
+  const records = decodeRecords(header, new Sections(data, textEnd + 4, recordsEnd));
+  const ledger = new Ledger(prices, { strings: header.strings, size: header.size, ...records });
+  if (header.priceVersion !== prices.version) ledger.reprice();
+  return { ledger, ...reading, generation: header.generation };
+}
+
+/**
+ * Reads a state file's first part only (what a start needs to see whether anything changed); the records are read
+ * from the same open file when the ledger first needs them (a damaged record part then throws from there, see
+ * Engine.ensureRecords()). Format 2 files, and files whose prices changed, are read whole.
+ */
+function loadDeferred(file: string, prices: PriceBook): LoadedState {
+  const fd = fs.openSync(file, 'r');
+  let handedOver = false;
+  try {
+    const size = fs.fstatSync(fd).size;
+    const read = (from: number, length: number): Buffer => {
+      const bytes = Buffer.allocUnsafeSlow(length);
+      let done = 0;
+      while (done < length) {
+        const got = fs.readSync(fd, bytes, done, length - done, from + done);
+        if (got <= 0) throw new Error('the file is shorter than its header says (truncated)');
+        done += got;
+      }
+      return bytes;
+    };
+    const head = read(0, Math.min(size, 64 * 1024));
+    const headerLength = head.length >= MAGIC.length + 4 ? head.readUInt32LE(MAGIC.length) : 0;
+    const first = MAGIC.length + 4 + headerLength <= head.length ? head : read(0, Math.min(size, MAGIC.length + 4 + headerLength));
+    const { header, end } = parseHeader(first);
+    if (header.format === FORMAT_JSON_READING || header.priceVersion !== prices.version) return decodeState(read(0, size), prices);
+    const textEnd = readingEnd(header, end);
+    if (textEnd + 8 > size) throw new Error('the file is shorter than its header says (truncated)');
+    const partA = textEnd + 4 <= first.length ? first : read(0, textEnd + 4);
+    if (crc32(partA.subarray(0, textEnd)) !== partA.readUInt32LE(textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
+    const reading = readingFromSections(header, new Sections(partA, end, textEnd));
+    const loadRecords = (): { columns: LedgerColumns; keysBlob: Buffer } => {
+      try {
+        // Read from an 8-byte boundary of the file, so that the columns (aligned in the file) are aligned in memory.
+        const from = textEnd + 4;
+        const start = from - (from % 8);
+        const part = read(start, size - start);
+        if (crc32(part.subarray(from - start, part.length - 4)) !== part.readUInt32LE(part.length - 4)) {
+          throw new Error('checksum mismatch in the records (truncated or damaged)');
+        }
+        return decodeRecords(header, new Sections(part, from - start, part.length - 4, start));
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const ledger = new Ledger(prices, { strings: header.strings, size: header.size, load: loadRecords });
+    handedOver = true;
+    return { ledger, ...reading, generation: header.generation };
+  } finally {
+    if (!handedOver) fs.closeSync(fd);
+  }
+}
+
+/** Format 2: the reading state inside the header JSON, then the keys and columns, one checksum at the end. */
+function decodeFormat2(data: Buffer, header: Header, end: number, prices: PriceBook): LoadedState {
   const bodyLength = data.length - 4;
   if (crc32(data.subarray(0, bodyLength)) !== data.readUInt32LE(bodyLength)) {
     throw new Error('checksum mismatch (truncated or damaged)');
   }
-  const headerLength = data.readUInt32LE(MAGIC.length);
-  let offset = MAGIC.length + 4;
-  const header = JSON.parse(data.toString('utf8', offset, offset + headerLength)) as Header;
-  if (header.format !== FORMAT_VERSION && header.format !== FORMAT_JSON_READING) {
-    throw new Error(`written by a different version of Agent Spend (state format ${header.format}, this one reads ${FORMAT_VERSION})`);
-  }
-  offset += headerLength;
-  // No copies: the keys and the columns are views into the file's bytes (typed sections are 8-byte aligned in the
-  // file, and a buffer this size is not pooled, so they stay aligned in memory). Copying megabytes was a fifth of a
-  // warm start. A ledger that grows later moves to arrays of its own.
-  const keysBlob = data.subarray(offset, offset + header.keysBytes);
-  offset += header.keysBytes;
-  const aligned = data.byteOffset % 8 === 0;
-  /** The next typed section: a view when aligned, else a copy into `into` (or a new array). */
-  const section = <T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(
-    Type: { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; new (length: number): T; BYTES_PER_ELEMENT: number },
-    count: number,
-    into?: T,
-  ): T => {
-    offset = align8(offset);
-    const byteLength = count * Type.BYTES_PER_ELEMENT;
-    if (offset + byteLength > bodyLength) throw new Error('sections run past the end of the file');
-    let array: T;
-    if (aligned && !into) array = new Type(data.buffer as ArrayBuffer, data.byteOffset + offset, count);
-    else {
-      array = into ?? new Type(count);
-      new Uint8Array(array.buffer, array.byteOffset, byteLength).set(data.subarray(offset, offset + byteLength));
-    }
-    offset += byteLength;
-    return array;
-  };
-  if (!Number.isInteger(header.size) || header.size < 0 || header.size > bodyLength) throw new Error('the record count does not fit the file');
-  const columns = {} as LedgerColumns;
-  const copies = aligned ? null : allocateColumns(Math.max(1024, header.size + (header.size >> 2)));
-  for (const name of COLUMN_NAMES) {
-    (columns as unknown as Record<string, unknown>)[name] = section(TYPES[name] as Float64ArrayConstructor, header.size, copies?.[name] as Float64Array | undefined);
-  }
-  const ledger = new Ledger(prices, { strings: header.strings, columns, size: header.size, keysBlob });
+  const records = decodeRecords(header, new Sections(data, end, bodyLength));
+  const ledger = new Ledger(prices, { strings: header.strings, size: header.size, ...records });
   if (header.priceVersion !== prices.version) ledger.reprice();
-  const reading = header.format === FORMAT_JSON_READING ? readingFromJson(header) : readingFromSections(header, data, section, () => offset, bodyLength);
-  return { ledger, ...reading, generation: header.generation };
-}
-
-/** Format 2: cursors and folder listings were arrays in the header JSON. */
-function readingFromJson(header: Header): ReadingState {
   const cursors = new Map<string, FileCursor>();
   const stored = header.cursors ?? [];
   // Indexed, without destructuring: this runs once per start, before anything is optimised, over every file.
@@ -266,30 +384,22 @@ function readingFromJson(header: Header): ReadingState {
     const c = stored[i];
     cursors.set(c[0], { offset: c[1], size: c[2], mtimeMs: c[3], ino: c[4], tail: c[5], context: c[6] });
   }
-  return { cursors, folders: new FolderIndex(header.folders ?? []) };
+  return { ledger, cursors, folders: new FolderIndex(header.folders ?? []), generation: header.generation };
 }
 
-/** Format 3: the typed sections after the columns, and the text holding every path and name. */
-function readingFromSections(
-  header: Header,
-  data: Buffer,
-  section: <T extends Float64Array | Int32Array | Uint32Array>(Type: { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; new (length: number): T; BYTES_PER_ELEMENT: number }, count: number) => T,
-  position: () => number,
-  bodyLength: number,
-): ReadingState {
+/** Format 3's reading state: the typed sections after the header, and the text holding every path and name. */
+function readingFromSections(header: Header, sections: Sections): ReadingState {
   const cursorCount = header.cursorCount ?? 0;
   const contextCount = header.contextCount ?? 0;
   const folderCount = header.folderCount ?? 0;
   const nameCount = header.nameCount ?? 0;
-  const numbers = section(Float64Array, cursorCount * 4);
-  const contextIds = section(Int32Array, cursorCount);
-  const folderMtimes = section(Float64Array, folderCount);
-  const folderCounts = section(Uint32Array, folderCount * 2);
-  const lengths = section(Uint32Array, cursorCount * 2 + contextCount + folderCount + nameCount);
-  const textStart = align8(position());
-  const textEnd = textStart + (header.textBytes ?? 0);
-  if (textEnd > bodyLength) throw new Error('sections run past the end of the file');
-  const text = data.toString('utf8', textStart, textEnd);
+  const numbers = sections.next(Float64Array, cursorCount * 4);
+  const contextIds = sections.next(Int32Array, cursorCount);
+  const folderMtimes = sections.next(Float64Array, folderCount);
+  const folderCounts = sections.next(Uint32Array, folderCount * 2);
+  const lengths = sections.next(Uint32Array, cursorCount * 2 + contextCount + folderCount + nameCount);
+  const textBytes = sections.next(Uint8Array, header.textBytes ?? 0);
+  const text = Buffer.from(textBytes.buffer, textBytes.byteOffset, textBytes.length).toString('utf8');
   let at = 0;
   let t = 0;
   // Counts come from the file: check each against what is there before trusting it (a damaged count must fail
@@ -344,17 +454,15 @@ export class StateStore {
     this.lockFile = path.join(dir, LOCK_FILE);
   }
 
-  load(prices: PriceBook): LoadOutcome {
-    let data: Buffer;
+  /** Loads the state; with `deferRecords`, the records are read only when the ledger first needs them. */
+  load(prices: PriceBook, options: { deferRecords?: boolean } = {}): LoadOutcome {
     try {
-      data = fs.readFileSync(this.file);
+      if (options.deferRecords) return { kind: 'loaded', state: loadDeferred(this.file, prices) };
+      return { kind: 'loaded', state: decodeState(fs.readFileSync(this.file), prices) };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-      return { kind: 'corrupt', reason: `cannot read ${this.file}: ${(error as Error).message}` };
-    }
-    try {
-      return { kind: 'loaded', state: decodeState(data, prices) };
-    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { kind: 'missing' };
+      if (code) return { kind: 'corrupt', reason: `cannot read ${this.file}: ${(error as Error).message}` };
       return { kind: 'corrupt', reason: `${this.file}: ${(error as Error).message}` };
     }
   }

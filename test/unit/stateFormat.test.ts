@@ -2,6 +2,7 @@
 // a format 2 file (the reading state inside the header JSON), written by earlier versions, still loads whole.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -10,9 +11,9 @@ import { Engine } from '../../src/core/engine';
 import { FolderIndex } from '../../src/core/folderIndex';
 import { COLUMN_NAMES, Ledger } from '../../src/core/ledger';
 import { PriceBook } from '../../src/core/pricing/pricing';
-import { decodeState, encodeState, STATE_FILE } from '../../src/core/stateStore';
+import { decodeState, encodeState, readingEnd, STATE_FILE } from '../../src/core/stateStore';
 import type { FileCursor } from '../../src/core/tail';
-import { assistantLine, claudeHome, isolatedEnv, tempDir } from './helpers';
+import { assistantLine, claudeHome, CLI, isolatedEnv, tempDir } from './helpers';
 
 function ledgerWith(records: number): Ledger {
   const ledger = new Ledger(new PriceBook());
@@ -144,7 +145,7 @@ describe('state file format', () => {
     assert.equal(decodeState(saved, new PriceBook()).ledger.size, 26);
   });
 
-  it('a file whose counts do not match its text is refused as damaged, even with a valid checksum', () => {
+  it('a file whose counts do not match its text is refused as damaged, even with valid checksums', () => {
     const bytes = Buffer.concat(encodeState(ledgerWith(5), readingState(), 'gen-1'));
     const headerLength = bytes.readUInt32LE(8);
     const header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength));
@@ -153,10 +154,85 @@ describe('state file format', () => {
       let edited = JSON.stringify({ ...header, ...change });
       assert.ok(edited.length <= headerLength);
       edited = edited.padEnd(headerLength, ' ');
-      const body = Buffer.concat([bytes.subarray(0, 12), Buffer.from(edited), bytes.subarray(12 + headerLength, bytes.length - 4)]);
-      const trailer = Buffer.alloc(4);
-      trailer.writeUInt32LE(zlib.crc32(body) >>> 0);
-      assert.throws(() => decodeState(Buffer.concat([body, trailer]), new PriceBook()), /run past|do not match|past the end/, JSON.stringify(change));
+      const file = Buffer.concat([bytes.subarray(0, 12), Buffer.from(edited), bytes.subarray(12 + headerLength)]);
+      // Damaged counts alone are caught by the first checksum.
+      assert.throws(() => decodeState(file, new PriceBook()), /checksum|run past|do not match|past the end|shorter/, JSON.stringify(change));
+      // With that checksum forged where the damaged counts say part one ends, the counts themselves are checked.
+      const partOneEnd = readingEnd({ ...header, ...change }, 12 + headerLength);
+      file.writeUInt32LE(zlib.crc32(file.subarray(0, partOneEnd)) >>> 0, partOneEnd);
+      assert.throws(() => decodeState(file, new PriceBook()), /run past|do not match|past the end/, `${JSON.stringify(change)}, checksum forged`);
     }
+  });
+});
+
+describe('records read on demand (the CLI)', () => {
+  const S = '88888888-8888-4888-8888-888888888888';
+
+  function seeded(): { configDir: string; transcript: string; stateDir: string; env: NodeJS.ProcessEnv } {
+    const { configDir, transcript } = claudeHome();
+    const lines = Array.from({ length: 30 }, (_, i) => assistantLine({ messageId: `m${i}`, output: i + 1, sessionId: S }));
+    fs.writeFileSync(transcript(S), `${lines.join('\n')}\n`);
+    const stateDir = tempDir();
+    const env = isolatedEnv(configDir);
+    const cold = new Engine({ env, stateDir });
+    cold.open();
+    cold.scan();
+    cold.save();
+    return { configDir, transcript: transcript(S), stateDir, env };
+  }
+
+  /** Flips a byte in the records' part (the last column, just before the final checksum). */
+  function damageRecords(stateDir: string): void {
+    const file = path.join(stateDir, STATE_FILE);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 6] ^= 0xff;
+    fs.writeFileSync(file, bytes);
+  }
+
+  it('a start with nothing new never reads the records; a report reads them, and matches an eager load', () => {
+    const { stateDir, env } = seeded();
+    const lazy = new Engine({ env, stateDir });
+    lazy.open({ deferRecords: true });
+    lazy.scan();
+    lazy.save();
+    assert.equal(lazy.ledger.recordsPending, true, 'nothing needed the records');
+    const eager = new Engine({ env, stateDir });
+    eager.open();
+    assert.deepEqual(lazy.report().totals, eager.report().totals);
+    assert.equal(lazy.ledger.recordsPending, false);
+    assert.deepEqual(lazy.ledger.records(), eager.ledger.records());
+  });
+
+  it('damaged records found when an append needs them: set aside with a warning, everything read again, nothing lost', () => {
+    const { transcript, stateDir, env } = seeded();
+    damageRecords(stateDir);
+    fs.appendFileSync(transcript, `${assistantLine({ messageId: 'late', output: 1000, sessionId: S })}\n`);
+    const engine = new Engine({ env, stateDir });
+    engine.open({ deferRecords: true });
+    assert.deepEqual(engine.warnings(), [], 'part one is intact');
+    engine.scan();
+    assert.match(engine.warnings().join('\n'), /damaged.*records/);
+    assert.equal(engine.report().totals.requests, 31);
+    assert.equal(engine.report().totals.outputTokens, 1000 + (30 * 31) / 2);
+    engine.save();
+    assert.ok(fs.readdirSync(stateDir).some((f) => f.includes('.corrupt-')), 'the damaged file is kept aside');
+    const again = new Engine({ env, stateDir });
+    again.open();
+    assert.equal(again.report().totals.requests, 31);
+  });
+
+  it('the CLI reports whole when damaged records are found only for its report', () => {
+    const { stateDir, env } = seeded();
+    damageRecords(stateDir);
+    const run = spawnSync(process.execPath, [CLI, 'report', '--json', '--by', 'model', '--state-dir', stateDir], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+      cwd: tempDir(),
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /state file was damaged/);
+    const report = JSON.parse(run.stdout) as { totals: { requests: number; outputTokens: number } };
+    assert.equal(report.totals.requests, 30, run.stderr);
+    assert.equal(report.totals.outputTokens, (30 * 31) / 2);
   });
 });
