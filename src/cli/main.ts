@@ -83,6 +83,15 @@ function phase(name: string): void {
   if (process.env.AGENT_SPEND_TIMING) process.stderr.write(`timing ${name} ${performance.now().toFixed(1)}\n`);
 }
 
+/** Saves; a state folder that cannot be written costs the next run time, not this run its report. */
+function saveOrWarn(engine: Engine): void {
+  try {
+    engine.save();
+  } catch (error) {
+    process.stderr.write(`agent-spend: could not save state: ${(error as Error).message}\n`);
+  }
+}
+
 async function runReport(options: CliOptions): Promise<void> {
   phase('start');
   const engine = new Engine({
@@ -103,11 +112,7 @@ async function runReport(options: CliOptions): Promise<void> {
   // Aider and Crush look inside the project folder, which always exists: what matters is whether any log was found.
   if (scan.filesSeen === 0 && engine.ledger.size === 0) process.stderr.write(`agent-spend: ${noLogsMessage(engine.watchRoots())}\n`);
   phase('scanned');
-  try {
-    engine.save();
-  } catch (error) {
-    process.stderr.write(`agent-spend: could not save state: ${(error as Error).message}\n`);
-  }
+  saveOrWarn(engine);
   phase('saved');
   const query = { sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by };
   const stateDir = stateDirOf(options);
@@ -132,11 +137,7 @@ async function runReport(options: CliOptions): Promise<void> {
     if (engine.savedGeneration() === generation) {
       if (cacheKey) writeCachedReport(stateDir!, cacheKey, report, text);
     } else {
-      try {
-        engine.save();
-      } catch (error) {
-        process.stderr.write(`agent-spend: could not save state: ${(error as Error).message}\n`);
-      }
+      saveOrWarn(engine);
     }
   }
   phase('reported');

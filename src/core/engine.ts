@@ -153,26 +153,26 @@ export class Engine {
    * (false is returned). Reports and saves call this; so does a scan that has something to add.
    */
   ensureRecords(): boolean {
-    if (!this.ledger.recordsPending) return true;
-    try {
-      this.ledger.loadRecords();
-      return true;
-    } catch (error) {
-      this.rebuildAfterDamage(error as Error);
-      return false;
-    }
+    return this.loadRecordsOrRebuild() === undefined;
   }
 
-  /** The records' part of the state file was damaged: set it aside, forget everything, read every log again. */
-  private rebuildAfterDamage(error: Error): ScanResult {
-    this.setAside(`${this.store?.file}: ${error.message}`);
-    this.ledger = new Ledger(this.prices);
-    this.cursors = new Map();
-    this.folders = new FolderIndex();
-    this.generation = undefined;
-    this.savedRevision = -1;
-    this.cursorsDirty = true;
-    return this.scan();
+  /** Reads deferred records; when their part of the file is damaged, rebuilds from the logs and returns that scan. */
+  private loadRecordsOrRebuild(): ScanResult | undefined {
+    if (!this.ledger.recordsPending) return undefined;
+    try {
+      this.ledger.loadRecords();
+      return undefined;
+    } catch (error) {
+      // The records' part of the state file was damaged: set it aside, forget everything, read every log again.
+      this.setAside(`${this.store?.file}: ${(error as Error).message}`);
+      this.ledger = new Ledger(this.prices);
+      this.cursors = new Map();
+      this.folders = new FolderIndex();
+      this.generation = undefined;
+      this.savedRevision = -1;
+      this.cursorsDirty = true;
+      return this.scan();
+    }
   }
 
   private setAside(reason: string): void {
@@ -319,13 +319,8 @@ export class Engine {
     }
     const plan = this.plan(started, files, unreadable, !paths);
     // New bytes will be merged with the records: read them now (a damaged record part means reading everything).
-    if (plan.pending.length > 0 && this.ledger.recordsPending) {
-      try {
-        this.ledger.loadRecords();
-      } catch (error) {
-        return this.rebuildAfterDamage(error as Error);
-      }
-    }
+    const rebuilt = plan.pending.length > 0 ? this.loadRecordsOrRebuild() : undefined;
+    if (rebuilt) return rebuilt;
     this.readHere(plan, plan.pending, onProgress);
     return this.finish(plan);
   }

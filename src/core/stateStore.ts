@@ -326,24 +326,30 @@ function loadDeferred(file: string, prices: PriceBook): LoadedState {
   let handedOver = false;
   try {
     const size = fs.fstatSync(fd).size;
-    const read = (from: number, length: number): Buffer => {
-      const bytes = Buffer.allocUnsafeSlow(length);
-      let done = 0;
-      while (done < length) {
-        const got = fs.readSync(fd, bytes, done, length - done, from + done);
+    /** `length` bytes of the file from `from`. */
+    const read = (from: number, length: number, into = Buffer.allocUnsafeSlow(length), at = 0): Buffer => {
+      for (let done = 0; done < length; ) {
+        const got = fs.readSync(fd, into, at + done, length - done, from + done);
         if (got <= 0) throw new Error('the file is shorter than its header says (truncated)');
         done += got;
       }
-      return bytes;
+      return into;
+    };
+    /** The file's first `length` bytes, reading only those `have` does not hold yet. */
+    const prefix = (have: Buffer, length: number): Buffer => {
+      if (have.length >= length) return have;
+      const bytes = Buffer.allocUnsafeSlow(length);
+      have.copy(bytes);
+      return read(have.length, length - have.length, bytes, have.length);
     };
     const head = read(0, Math.min(size, 64 * 1024));
     const headerLength = head.length >= MAGIC.length + 4 ? head.readUInt32LE(MAGIC.length) : 0;
-    const first = MAGIC.length + 4 + headerLength <= head.length ? head : read(0, Math.min(size, MAGIC.length + 4 + headerLength));
+    const first = prefix(head, Math.min(size, MAGIC.length + 4 + headerLength));
     const { header, end } = parseHeader(first);
-    if (header.format === FORMAT_JSON_READING || header.priceVersion !== prices.version) return decodeState(read(0, size), prices);
+    if (header.format === FORMAT_JSON_READING || header.priceVersion !== prices.version) return decodeState(prefix(first, size), prices);
     const textEnd = readingEnd(header, end);
     if (textEnd + 8 > size) throw new Error('the file is shorter than its header says (truncated)');
-    const partA = textEnd + 4 <= first.length ? first : read(0, textEnd + 4);
+    const partA = prefix(first, textEnd + 4);
     if (crc32(partA.subarray(0, textEnd)) !== partA.readUInt32LE(textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
     const reading = readingFromSections(header, new Sections(partA, end, textEnd));
     const loadRecords = (): { columns: LedgerColumns; keysBlob: Buffer } => {
