@@ -12,10 +12,10 @@
 //   by a marker in its command, never touching the other hooks and keys.
 // Pure Node: the VS Code side is src/host/budgetHookCommands.ts.
 
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BudgetState } from './budget';
+import { digest, randomHex } from './hash';
 import { CLAUDE_CODE } from './sources/claudeCode';
 import { tokens, usd } from '../shared/format';
 
@@ -44,7 +44,7 @@ export interface OverCapEntry {
 /** Where the state file of a workspace folder lives: one file per folder, as budgets can be scoped to a workspace. */
 export function overCapStatePath(dir: string, workspaceFolder: string): string {
   const folder = path.resolve(workspaceFolder);
-  const hash = crypto.createHash('sha256').update(folder).digest('hex').slice(0, 12);
+  const hash = digest('sha256', folder, 'hex').slice(0, 12);
   const name = path.basename(folder).replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40) || 'workspace';
   return path.join(dir, 'over-cap', `${name}-${hash}.tsv`);
 }
@@ -466,7 +466,7 @@ function backUp(file: string): string {
  * retried briefly.
  */
 function writeFileAtomic(file: string, content: string, mode?: number): void {
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomHex(4)}.tmp`);
   try {
     fs.writeFileSync(temporary, content, { flag: 'wx', mode: mode ?? 0o644 });
     if (mode !== undefined) fs.chmodSync(temporary, mode);

@@ -2,7 +2,7 @@
 // `agent-spend watch`.
 
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { EngineWorkerOptions, FromWorker, ToWorker } from './engineProtocol';
 import type { MeterOptions } from './meter';
 import type { ReportQuery } from './report';
@@ -24,7 +24,10 @@ export class EngineClient {
     private readonly handlers: EngineClientHandlers,
     workerScript = path.join(__dirname, 'engineWorker.js'),
   ) {
-    this.worker = new Worker(workerScript);
+    // Required here, not at the top: the CLI bundles this module, and its one-shot `report` starts no thread.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Worker: WorkerThread } = require('node:worker_threads') as typeof import('node:worker_threads');
+    this.worker = new WorkerThread(workerScript);
     this.worker.on('message', (message: FromWorker) => this.dispatch(message));
     this.worker.on('error', (error) => handlers.onError?.(error.stack ?? String(error)));
     this.send({ type: 'init', options });

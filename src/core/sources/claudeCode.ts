@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeNumber, decodeString, keyBytes, keyEquals, skipString, skipValue, walkObject } from '../jsonScan';
 import type { WalkOptions } from '../folderIndex';
+import { digest } from '../hash';
 import {
   claudeScannerFor,
   F_API_ERROR,
@@ -671,11 +672,9 @@ export function claudeTranscriptSink(
   };
 }
 
-/** Identity of a usage line with no id at all (rare): its content. crypto is loaded only then. */
+/** Identity of a usage line with no id at all (rare): its content. */
 function hashLine(buf: Buffer, start: number, end: number): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createHash } = require('node:crypto') as typeof import('node:crypto');
-  return createHash('sha1').update(buf.subarray(start, end)).digest('base64');
+  return digest('sha1', buf.subarray(start, end), 'base64');
 }
 
 /** Reads one transcript's new bytes; the cursor's context keeps the last cwd seen, for lines that follow. */

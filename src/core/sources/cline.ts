@@ -16,8 +16,8 @@
 // what each counted message held (`seen`, the older ones only as a sum: `old`), what vanished (`pool`) and what each
 // aggregate re-counted (`credit`).
 
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { digest } from '../hash';
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
 import {
@@ -1160,10 +1160,7 @@ function buildIndex(sql: SqlDatabase, db: string): SessionIndex {
       messages: messagesPath ? path.resolve(index.sessionsDir, messagesPath) : undefined,
       model: rowText(model),
     };
-    const hash = createHash('sha1')
-      .update(JSON.stringify([session.cwd, session.parent, session.subagent, session.messages, session.model]))
-      .digest('base64')
-      .slice(0, 12);
+    const hash = digest('sha1', JSON.stringify([session.cwd, session.parent, session.subagent, session.messages, session.model]), 'base64').slice(0, 12);
     const row: DbSession = { ...session, hash };
     index.byId.set(id, row);
     if (row.messages) index.byMessages.set(row.messages, row);

@@ -12,11 +12,11 @@
 //
 // Qwen Code is a fork whose old sessions are Gemini's legacy whole files: it reuses the reader and the token partition.
 
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
+import { digest } from '../hash';
 import { decodeNumber, decodeString, keyBytes, keyEquals, skipString, skipValue, skipWhitespace, walkObject } from '../jsonScan';
 import type { FileCursor, LineSink } from '../tail';
 import { totalTokens, UNKNOWN_MODEL, UNKNOWN_PROJECT, type TokenCounts } from '../usage';
@@ -461,7 +461,7 @@ function loadRegistry(file: string): Registry | undefined {
     if (projects && typeof projects === 'object') {
       for (const [projectPath, slug] of Object.entries(projects as Record<string, unknown>)) {
         if (typeof slug === 'string') registry.bySlug.set(slug, projectPath);
-        registry.hashes.push([createHash('sha256').update(projectPath).digest('hex'), projectPath]);
+        registry.hashes.push([digest('sha256', projectPath, 'hex'), projectPath]);
       }
     }
   } catch {

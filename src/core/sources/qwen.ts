@@ -9,9 +9,9 @@
 // rewind leaves the rewound records on a dead branch of the uuid tree (billed: still counted); the default
 // OpenAI-compatible providers put reasoning inside `candidatesTokenCount` (see partitionGeminiTokens).
 
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { WalkOptions } from '../folderIndex';
+import { digest } from '../hash';
 import { decodeString, keyBytes, keyEquals, skipString, skipValue, skipWhitespace, walkObject } from '../jsonScan';
 import type { FileCursor, LineSink } from '../tail';
 import { totalTokens, UNKNOWN_MODEL, UNKNOWN_PROJECT } from '../usage';
@@ -235,7 +235,7 @@ function qwenSink(file: string, context: ReadContext, state: string | undefined)
     const uuid = text(line, line.uuidStart, line.uuidEnd);
     context.emit({
       // A response's uuid survives /branch copies; a record without one is identified by its bytes.
-      dedupeKey: uuid ? `${QWEN_CODE}:${uuid}` : `${QWEN_CODE}:h:${createHash('sha1').update(buf.subarray(start, end)).digest('base64')}`,
+      dedupeKey: uuid ? `${QWEN_CODE}:${uuid}` : `${QWEN_CODE}:h:${digest('sha1', buf.subarray(start, end), 'base64')}`,
       requestTag: 0,
       agent: QWEN_CODE,
       timestamp,
