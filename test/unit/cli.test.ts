@@ -189,4 +189,23 @@ describe('agent-spend CLI', () => {
     }
     assert.equal(sum, report.totals.requests);
   });
+
+  it('starts without loading what a report does not need, and holds one copy of each builtin module', () => {
+    // Every `import * as fs` copied the module's properties once per importing file before esbuild.js mapped these
+    // builtins to ES modules; crypto and worker_threads cost some 25 internal modules a report never uses.
+    const bundle = fs.readFileSync(CLI, 'utf8');
+    for (const name of ['fs', 'path', 'os', 'zlib']) {
+      assert.equal(bundle.split(`require("node:${name}")`).length - 1, 1, `node:${name} is required once`);
+    }
+    assert.doesNotMatch(bundle, /__toESM\(require\("node:/);
+    const probe = path.join(tempDir('agent-spend-probe-'), 'modules.js');
+    fs.writeFileSync(probe, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)));\n");
+    const run = spawnSync(process.execPath, ['-r', probe, CLI, '--version'], { env: isolatedEnv(tempDir('agent-spend-none-')), encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const loaded = JSON.parse(run.stderr) as string[];
+    for (const lazy of ['NativeModule crypto', 'NativeModule worker_threads', 'NativeModule child_process']) {
+      assert.ok(!loaded.includes(lazy), `${lazy} is not loaded to print the version`);
+    }
+    assert.ok(loaded.includes('NativeModule fs'), 'the probe sees the modules loaded');
+  });
 });
