@@ -194,4 +194,33 @@ describe('timestamp parsing', () => {
     assert.equal(engine.report().totals.requests, 2);
     assert.ok(engine.report().sessions.some((s) => s.project === 'C:\\q\\shop'));
   });
+  it('message ids, models, sessions and cwds decode exactly, escaped, non-ASCII, empty or long', () => {
+    // The id is decoded into its key in one piece, and repeated texts are compared with their last value instead of
+    // decoded again: both must give what JSON.parse gives, whatever the bytes.
+    const { configDir, transcript } = claudeHome();
+    const long = `msg_${'x'.repeat(400)}`;
+    const lines = [
+      assistantLine({ messageId: 'msg_plain', model: 'claude-sonnet-4-5-20250929', cwd: '/home/ana/src/shop' }),
+      assistantLine({ messageId: 'msg_esc\u00e9', model: 'claude-sonnet-4-5-20250929', cwd: '/home/ana/src/shop' }).replace('msg_esc\u00e9', 'msg_esc\\u00e9'),
+      assistantLine({ messageId: 'msg_\u00e9t\u00e9', model: 'claude-sonnet-4-5-20250929', cwd: '/home/ana/src/caf\u00e9' }),
+      assistantLine({ messageId: long, model: 'claude-opus-4-1-20250805', cwd: '/home/ana/src/caf\u00e9' }),
+      assistantLine({ messageId: 'msg_q"uote', model: 'claude-opus-4-1-20250805', cwd: '/home/ana/src/shop' }),
+      // Same length as the cwd before, other bytes: must not be taken for it.
+      assistantLine({ messageId: 'msg_last', model: 'claude-opus-4-1-20250805', cwd: '/home/ana/src/shoq' }),
+      assistantLine({ messageId: '', requestId: 'req_empty_id', model: 'claude-opus-4-1-20250805', cwd: '/home/ana/src/shoq' }),
+    ];
+    fs.writeFileSync(transcript(SESSION), `${lines.join('\n')}\n`);
+    const engine = engineFor(configDir);
+    engine.scan();
+    const keys = engine.ledger.records().map((r) => [r.key, r.model, r.project]);
+    assert.deepEqual(keys, [
+      ['cc:msg_plain', 'claude-sonnet-4-5-20250929', '/home/ana/src/shop'],
+      ['cc:msg_esc\u00e9', 'claude-sonnet-4-5-20250929', '/home/ana/src/shop'],
+      ['cc:msg_\u00e9t\u00e9', 'claude-sonnet-4-5-20250929', '/home/ana/src/caf\u00e9'],
+      [`cc:${long}`, 'claude-opus-4-1-20250805', '/home/ana/src/caf\u00e9'],
+      ['cc:msg_q"uote', 'claude-opus-4-1-20250805', '/home/ana/src/shop'],
+      ['cc:msg_last', 'claude-opus-4-1-20250805', '/home/ana/src/shoq'],
+      ['cc:r:req_empty_id', 'claude-opus-4-1-20250805', '/home/ana/src/shoq'],
+    ]);
+  });
 });

@@ -250,15 +250,22 @@ function tagOfRange(buf: Buffer, start: number, end: number): number {
 
 /** Remembers the last string decoded from a field, so that a value repeated line after line is decoded once. */
 export class RepeatedText {
-  private bytes: Buffer | null = null;
   private text: string | undefined;
+  /** The raw bytes of `text`, kept only when they are not plain ASCII (else `text` is compared with the bytes). */
+  private bytes: Buffer | null = null;
 
   get(buf: Buffer, start: number, end: number): string | undefined {
     if (start < 0) return undefined;
-    if (this.bytes && sameBytes(buf, start, end, this.bytes)) return this.text;
-    this.text = decodeString(buf, start, end);
-    this.bytes = Buffer.from(buf.subarray(start, end));
-    return this.text;
+    if (this.text !== undefined) {
+      if (this.bytes ? sameBytes(buf, start, end, this.bytes) : buf[start] === QUOTE && sameText(buf, start + 1, end - 1, this.text)) {
+        return this.text;
+      }
+    }
+    const text = decodeString(buf, start, end);
+    this.text = text;
+    // Escapes and non-ASCII characters both make the text shorter than its bytes.
+    this.bytes = text.length === end - start - 2 ? null : Buffer.from(buf.subarray(start, end));
+    return text;
   }
 }
 
@@ -269,16 +276,40 @@ function sameBytes(buf: Buffer, start: number, end: number, bytes: Uint8Array): 
   return true;
 }
 
-/** True when buf[start, end) holds exactly the characters of `text` (false for anything non-ASCII or escaped). */
-function sameText(buf: Buffer, start: number, end: number, text: string): boolean {
-  if (end - start !== text.length) return false;
-  for (let k = 0; k < text.length; k++) if (buf[start + k] !== text.charCodeAt(k) || buf[start + k] === 0x5c) return false;
+/** True when buf[start, end) holds `text` from its character `from` on (false for anything non-ASCII or escaped). */
+function sameText(buf: Buffer, start: number, end: number, text: string, from = 0): boolean {
+  if (end - start !== text.length - from) return false;
+  for (let k = 0; k < end - start; k++) if (buf[start + k] !== text.charCodeAt(from + k) || buf[start + k] === 0x5c) return false;
   return true;
 }
 
 const FAST = Buffer.from('"fast"');
 const USAGE_KEY = Buffer.from('"usage"');
 const MESSAGE_KEY_PREFIX = 'cc:';
+const KEY_SCRATCH = Buffer.alloc(256);
+KEY_SCRATCH.write(MESSAGE_KEY_PREFIX, 'latin1');
+
+/**
+ * The dedupe key of a message id (the JSON string at buf[start, end)), or undefined when there is none or it is
+ * empty. Decoded once with its prefix, into one flat string: a template literal would make a rope of two strings,
+ * flattened again into a third by the ledger's first lookup, for every response read.
+ */
+function messageKey(buf: Buffer, start: number, end: number): string | undefined {
+  if (start < 0) return undefined;
+  const length = end - start - 2;
+  const at = MESSAGE_KEY_PREFIX.length;
+  if (length > 0 && length <= KEY_SCRATCH.length - at) {
+    let k = 0;
+    for (; k < length; k++) {
+      const byte = buf[start + 1 + k];
+      if (byte === 0x5c) break; // an escape: decode it below
+      KEY_SCRATCH[at + k] = byte;
+    }
+    if (k === length) return KEY_SCRATCH.toString('utf8', 0, at + length);
+  }
+  const id = decodeString(buf, start, end);
+  return id ? `${MESSAGE_KEY_PREFIX}${id}` : undefined;
+}
 
 /** Decodes a recorded string range, or undefined when it was absent. */
 export function lineText(line: ClaudeLine, start: number, end: number): string | undefined {
@@ -533,9 +564,9 @@ export function claudeEventOf(
   if (model === '<synthetic>') return 'synthetic';
   const timestamp = line.timestampStart < 0 ? Number.NaN : parseTimestamp(buf, line.timestampStart, line.timestampEnd);
   if (!Number.isFinite(timestamp)) return 'no-timestamp';
-  const id = lineText(line, line.messageIdStart, line.messageIdEnd) || undefined;
+  const messageKeyOfLine = messageKey(buf, line.messageIdStart, line.messageIdEnd);
   let dedupeKey: string;
-  if (id) dedupeKey = `${MESSAGE_KEY_PREFIX}${id}`;
+  if (messageKeyOfLine) dedupeKey = messageKeyOfLine;
   else {
     const requestId = lineText(line, line.requestIdStart, line.requestIdEnd);
     const uuid = lineText(line, line.uuidStart, line.uuidEnd);
@@ -546,7 +577,7 @@ export function claudeEventOf(
     : lineText(line, line.sessionIdStart, line.sessionIdEnd);
   return {
     dedupeKey,
-    requestTag: id ? tagOfRange(buf, line.requestIdStart, line.requestIdEnd) : 0,
+    requestTag: messageKeyOfLine ? tagOfRange(buf, line.requestIdStart, line.requestIdEnd) : 0,
     agent: CLAUDE_CODE,
     timestamp,
     // Subagent transcripts belong to the parent session (their folder), whatever their lines say.
@@ -586,9 +617,8 @@ export function claudeTranscriptSink(
   };
   // Consecutive lines of one response (one per content block) are folded here, so the ledger sees the response
   // once per read instead of once per block. The ledger applies the same rule across files and reads.
+  // `held.dedupeKey` is the message id after MESSAGE_KEY_PREFIX.
   let held: UsageEvent | null = null;
-  /** The raw message id of `held` (its dedupe key without the prefix). */
-  let heldMessage = '';
   const flush = (): void => {
     if (held) emit(held);
     held = null;
@@ -596,8 +626,13 @@ export function claudeTranscriptSink(
   const continuesHeld = (): boolean =>
     held !== null &&
     line.messageIdStart >= 0 &&
-    sameText(line.buf, line.messageIdStart + 1, line.messageIdEnd - 1, heldMessage) &&
+    sameText(line.buf, line.messageIdStart + 1, line.messageIdEnd - 1, held.dedupeKey, MESSAGE_KEY_PREFIX.length) &&
     tagOfRange(line.buf, line.requestIdStart, line.requestIdEnd) === held.requestTag;
+  // The line being taken, for the rare key made of its bytes; not captured per line (a closure over take's arguments
+  // would cost an allocation on every usage line).
+  let takenStart = 0;
+  let takenEnd = 0;
+  const keyOfTakenLine = (): string => hashLine(line.buf, takenStart, takenEnd);
   const take = (buf: Buffer, start: number, end: number): void => {
     noteCwd();
     if (continuesHeld()) {
@@ -620,14 +655,15 @@ export function claudeTranscriptSink(
       if (line.costUSD !== undefined) h.reportedCostUsd = line.costUSD;
       return;
     }
-    const event = claudeEventOf(line, file, () => hashLine(buf, start, end));
+    takenStart = start;
+    takenEnd = end;
+    const event = claudeEventOf(line, file, keyOfTakenLine);
     if (event === 'synthetic') counts.syntheticLines++;
     else if (event === 'no-timestamp') counts.undatedLines++;
     else {
       flush();
       if (event.dedupeKey.startsWith(MESSAGE_KEY_PREFIX)) {
         held = event;
-        heldMessage = event.dedupeKey.slice(MESSAGE_KEY_PREFIX.length);
       } else {
         emit(event); // no message id: nothing to match the next line against
       }
