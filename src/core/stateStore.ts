@@ -494,18 +494,23 @@ export class StateStore {
       const generation = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}`;
       const data = encodeState(ledger, reading, generation);
       const temporary = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-      const fd = fs.openSync(temporary, 'w');
       try {
-        let position = 0;
-        for (const part of data) {
-          fs.writeSync(fd, part, 0, part.length, position);
-          position += part.length;
+        const fd = fs.openSync(temporary, 'w');
+        try {
+          let expected = 0;
+          for (const part of data) expected += part.length;
+          // One system call for the ~30 parts; a short write (a full disk) must not become a truncated state file.
+          const written = fs.writevSync(fd, data, 0);
+          if (written !== expected) throw new Error(`short write: ${written} of ${expected} bytes`);
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
         }
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
+        fs.renameSync(temporary, this.file);
+      } catch (error) {
+        fs.rmSync(temporary, { force: true });
+        throw error;
       }
-      fs.renameSync(temporary, this.file);
       return generation;
     } finally {
       release();

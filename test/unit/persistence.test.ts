@@ -133,4 +133,15 @@ describe('persistence', () => {
     assert.equal(merged.report().totals.requests, 80);
     assert.equal(fs.readdirSync(stateDir).filter((f) => f.endsWith('.tmp') || f.endsWith('.lock')).length, 0);
   });
+  it('a save that fails says why, leaves the old state in place and no temporary file or lock behind', () => {
+    const { configDir } = seed(10);
+    const stateDir = tempDir();
+    const e = engine(configDir, stateDir);
+    e.scan();
+    // A folder appears where the state file goes: encoding and writing succeed, the final rename cannot.
+    fs.mkdirSync(path.join(stateDir, STATE_FILE, 'occupied'), { recursive: true });
+    assert.throws(() => e.save(), /EISDIR|ENOTEMPTY|EEXIST|directory/i);
+    assert.deepEqual(fs.readdirSync(stateDir), [STATE_FILE]);
+    assert.deepEqual(fs.readdirSync(path.join(stateDir, STATE_FILE)), ['occupied']);
+  });
 });
