@@ -4,6 +4,7 @@
 // records, and columns make persistence a memcpy and aggregation a tight loop. The key -> row index is built
 // lazily, because a warm `report` with nothing new to read never needs it.
 
+import { KeyStore } from './keyStore';
 import { PriceBook } from './pricing/pricing';
 import { totalTokens, type CostProvenance, type TokenCounts, type UsageEvent } from './usage';
 
@@ -109,10 +110,8 @@ export class Ledger {
   /** Reads the columns and keys still on disk; null once they are here. */
   private pending: RecordLoader | null = null;
   size: number;
-  private keys: string[] | null;
-  /** The keys as stored (newline-separated UTF-8), decoded only when a key is first needed. */
-  private keysBlob: Buffer | null;
-  private keyIndex: Map<string, number> | null = null;
+  /** Dedupe keys by row (see KeyStore); empty while the records are still on disk. */
+  private keys: KeyStore;
   /** Bumped on every change, so that consumers can tell whether a snapshot is stale. */
   revision = 0;
 
@@ -122,14 +121,13 @@ export class Ledger {
   ) {
     this.strings = new StringTable(init?.strings ?? []);
     this.size = init?.size ?? 0;
-    this.keys = init ? null : [];
     if (init && 'load' in init) {
       this.pending = init.load;
       this.loadedColumns = allocateColumns(0);
-      this.keysBlob = null;
+      this.keys = new KeyStore();
     } else {
       this.loadedColumns = init?.columns ?? allocateColumns(1024);
-      this.keysBlob = init?.keysBlob ?? null;
+      this.keys = new KeyStore(init?.keysBlob, this.size);
     }
   }
 
@@ -155,37 +153,18 @@ export class Ledger {
     const { columns, keysBlob } = pending();
     this.pending = null;
     this.loadedColumns = columns;
-    this.keysBlob = keysBlob;
+    this.keys = new KeyStore(keysBlob, this.size);
   }
 
   /** Keys joined by newlines, UTF-8, for persistence (the stored bytes again when they were never decoded). */
   serializeKeys(): Buffer {
     this.loadRecords();
-    if (this.keys === null) return this.keysBlob ?? Buffer.alloc(0);
-    return Buffer.from(this.keys.join('\n'), 'utf8');
+    return this.keys.serialize();
   }
 
   key(row: number): string {
-    return this.allKeys()[row];
-  }
-
-  private allKeys(): string[] {
     this.loadRecords();
-    if (this.keys === null) {
-      this.keys = this.size === 0 || !this.keysBlob ? [] : this.keysBlob.toString('utf8').split('\n');
-      this.keysBlob = null;
-    }
-    return this.keys;
-  }
-
-  private index(): Map<string, number> {
-    if (this.keyIndex === null) {
-      const keys = this.allKeys();
-      const index = new Map<string, number>();
-      for (let row = 0; row < keys.length; row++) index.set(keys[row], row);
-      this.keyIndex = index;
-    }
-    return this.keyIndex;
+    return this.keys.key(row);
   }
 
   /**
@@ -194,22 +173,21 @@ export class Ledger {
    * summed; totals therefore never go down, whatever order files are read in.
    */
   upsert(event: UsageEvent): UpsertResult {
-    const index = this.index();
+    this.loadRecords();
     let key = event.dedupeKey;
-    let row = index.get(key);
-    if (row !== undefined && event.requestTag !== 0) {
+    let row = this.keys.find(key);
+    if (row >= 0 && event.requestTag !== 0) {
       const storedTag = this.columns.requestTag[row];
       const eitherSidechain = event.sidechain || (this.columns.flags[row] & FLAG_SIDECHAIN) !== 0;
       // Two main-chain responses with one message id but different request ids are two requests (gateways that
       // reuse ids); a side chain repeating a parent's message under a new request id is a replay of it.
       if (storedTag !== 0 && storedTag !== event.requestTag && !eitherSidechain) {
         key = `${key}#${event.requestTag}`;
-        row = index.get(key);
+        row = this.keys.find(key);
       }
     }
-    if (row === undefined) {
+    if (row < 0) {
       row = this.append(key, event);
-      index.set(key, row);
       this.revision++;
       return 'added';
     }
@@ -242,7 +220,7 @@ export class Ledger {
   private append(key: string, event: UsageEvent): number {
     if (this.size === this.columns.timestamp.length) this.grow();
     const row = this.size++;
-    this.allKeys().push(key);
+    this.keys.add(key);
     this.write(row, event);
     return row;
   }
