@@ -70,7 +70,10 @@ export class KeyStore {
     this.reserve(this.used + separator + length);
     if (separator) this.bytes[this.used++] = NEWLINE;
     const start = this.used;
-    this.scratchBytes(length).copy(this.bytes, start, 0, length);
+    // A loop, not Buffer#copy: keys are short, and copy() makes a view object per call.
+    const from = this.scratchBytes(length);
+    const bytes = this.bytes;
+    for (let k = 0; k < length; k++) bytes[start + k] = from[k];
     this.used += length;
     if (this.count === this.starts.length) {
       const grown = new Int32Array(this.starts.length * 2);
