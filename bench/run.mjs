@@ -400,7 +400,8 @@ function parseReport(stdout) {
 }
 
 // AGENT_SPEND_TIMING=1 makes the CLI print `timing <phase> <ms>` lines on stderr, ms since the Node process
-// started (performance.now()): start, loaded, scanned, saved, reported, printed.
+// started (performance.now()): start, loaded, scanned, saved, reported, printed; and `faults <phase> <n>`, the minor
+// page faults taken so far (process.resourceUsage()).
 const ourReport = (corpus, stateDir, extraEnv = {}, measureRss = false) =>
   runMeasured(process.execPath, [OUR_CLI, 'report', '--json', ...corpus.agent.ourArgs, '--state-dir', stateDir],
     { env: { ...sandboxEnv(corpus), AGENT_SPEND_TIMING: '1', ...extraEnv }, cwd: corpus.dir, measureRss });
@@ -409,6 +410,8 @@ const PHASES = ['start', 'loaded', 'scanned', 'saved', 'reported', 'printed'];
 function parseTiming(stderr) {
   const t = {};
   for (const m of stderr.matchAll(/^timing (\w+) (\d+(?:\.\d+)?)$/gm)) t[m[1]] = Number(m[2]);
+  const faults = /^faults printed (\d+)$/m.exec(stderr);
+  if (faults) t.faults = Number(faults[1]);
   return t;
 }
 /** printed − start: the time our code took once Node was up and our bundle loaded (null without both marks). */
@@ -514,6 +517,7 @@ async function benchSize(corpus, opts, { peer, ours }) {
     const out = {};
     for (const p of PHASES) out[p] = median(ok.map((r) => r.timing[p]));
     out.exitMs = median(ok.map((r) => (r.timing.printed != null ? r.ms - r.timing.printed : null)));
+    out.faults = median(ok.map((r) => r.timing.faults ?? null));
     return out;
   };
   const sameTotals = (runs) => runs.length > 0 && o.totals != null &&
@@ -759,17 +763,18 @@ function markdown(results, env) {
     'ccusage has no such marks (its npm bin is itself a Node wrapper around a native binary): its column is always wall time, and the cold-scan target is a wall-time ratio. ' +
     `Timed runs (both tools and \`node -e 0\`) run bare; peak RSS comes from ${RSS_RUNS} separate runs of each under /proc polling${GNU_TIME ? ' and GNU time' : ''}.`);
   lines.push('');
-  lines.push('Engine phases (median ms since process start at each mark; "exit" = wall − printed):');
+  lines.push('Engine phases (median ms since process start at each mark; "exit" = wall − printed; "page faults" = minor');
+  lines.push('faults taken by the time the report was printed, Node\'s own start-up included):');
   lines.push('');
-  lines.push('| corpus | run | start | loaded | scanned | saved | reported | printed | exit | wall |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| corpus | run | start | loaded | scanned | saved | reported | printed | exit | wall | page faults |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const o = r.ours;
     if (!o) continue;
     for (const [label, k] of [['cold scan', 'cold'], ['first run ever', 'firstEver'], ['warm start', 'warm']]) {
       const ph = o[`${k}Phases`] ?? {};
       const f = (v) => (v == null ? '–' : v.toFixed(0));
-      lines.push(`| ${r.agentLabel} ${r.size} | ${label} | ${PHASES.map((p) => f(ph[p])).join(' | ')} | ${f(ph.exitMs)} | ${f(o[`${k}MedianMs`])} |`);
+      lines.push(`| ${r.agentLabel} ${r.size} | ${label} | ${PHASES.map((p) => f(ph[p])).join(' | ')} | ${f(ph.exitMs)} | ${f(o[`${k}MedianMs`])} | ${f(ph.faults)} |`);
     }
   }
   lines.push('');
