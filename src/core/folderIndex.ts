@@ -78,7 +78,8 @@ export class FolderIndex {
     seen: Set<string>,
     prefixKey: string,
   ): void {
-    const key = prefixKey ? prefixKey + dir : dir;
+    // Always concatenated ('' + dir is dir): a branch first taken after V8 optimised this would throw that code away.
+    const key = prefixKey + dir;
     seen.add(key);
     let listing = this.listings.get(key);
     let mtimeMs: number;

@@ -128,7 +128,8 @@ export class KeyStore {
 
   private reserve(size: number): void {
     if (size <= this.bytes.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(size, this.bytes.length * 2, 64 * 1024));
+    // From a small size, so that growing happens early, before V8 optimises add() (see INITIAL_ROWS in ledger.ts).
+    const grown = Buffer.allocUnsafe(Math.max(size, this.bytes.length * 2, 4096));
     this.bytes.copy(grown, 0, 0, this.used);
     this.bytes = grown;
   }
@@ -149,7 +150,7 @@ export class KeyStore {
   private index(): Int32Array {
     if (this.table) return this.table;
     this.knowStarts();
-    let capacity = 1024;
+    let capacity = 64;
     while (capacity < this.count * 2 + 2) capacity *= 2;
     const table = new Int32Array(capacity).fill(EMPTY);
     for (let row = 0; row < this.count; row++) insert(table, row, hashBytes(this.bytes, this.starts[row], this.end(row)));

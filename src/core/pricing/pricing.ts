@@ -251,7 +251,10 @@ export function costWith(card: RateCard, tokens: TokenCounts, fast: boolean): nu
       tokens.cacheWrite1hTokens * rates.cacheWrite1h +
       tokens.cacheReadTokens * rates.cacheRead) /
     1_000_000;
-  return fast ? usd * card.fastMultiplier : usd;
+  // Read and multiplied on every call: a first fast-mode request deep into a scan would otherwise reach code V8 had
+  // optimised without ever seeing that read, and throw that code away.
+  const multiplier = card.fastMultiplier;
+  return usd * (fast ? multiplier : 1);
 }
 
 /** Parses a user's override file (`{ "model": { "input": 3, "output": 15, ... } }`), naming what is wrong. */
