@@ -25,6 +25,7 @@ export class KeyStore {
   private wide: Buffer | null = null;
   private encoded: string | null = null;
   private encodedLength = 0;
+  private encodedHash = 0;
 
   /** Keys as stored (may be empty); `count` must be how many there are. */
   constructor(stored: Buffer = Buffer.alloc(0), count = 0) {
@@ -55,7 +56,7 @@ export class KeyStore {
     const table = this.index();
     const mask = table.length - 1;
     const probe = this.scratchBytes(length);
-    for (let slot = hashBytes(probe, 0, length) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = this.encodedHash & mask; ; slot = (slot + 1) & mask) {
       const row = table[slot];
       if (row === EMPTY) return -1;
       if (this.equals(row, probe, length)) return row;
@@ -84,7 +85,7 @@ export class KeyStore {
     this.starts[row] = start;
     if (this.table) {
       if (this.count * 2 > this.table.length) this.table = null; // rebuilt, larger, on next use
-      else insert(this.table, row, hashBytes(this.bytes, start, start + length));
+      else insert(this.table, row, this.encodedHash); // the hash of the same bytes, from encode()
     }
     return row;
   }
@@ -101,11 +102,15 @@ export class KeyStore {
     return true;
   }
 
-  /** UTF-8 of `key` into the scratch buffer (or `wide`); returns its length. A lookup then an add encode once. */
+  /**
+   * UTF-8 of `key` into the scratch buffer (or `wide`) and its hash; returns its length. A lookup then an add of the
+   * same key encode and hash it once.
+   */
   private encode(key: string): number {
     if (key === this.encoded) return this.encodedLength;
     this.encoded = key;
     this.wide = null;
+    let length = -1;
     // Keys are ASCII nearly always: copy char codes, and let Buffer#write handle anything else.
     if (key.length <= this.scratch.length) {
       let k = 0;
@@ -114,11 +119,14 @@ export class KeyStore {
         if (code >= 0x80) break;
         this.scratch[k] = code;
       }
-      if (k === key.length) return (this.encodedLength = k);
+      if (k === key.length) length = k;
     }
-    const length = Buffer.byteLength(key, 'utf8');
-    if (length > this.scratch.length) this.wide = Buffer.allocUnsafe(length);
-    (this.wide ?? this.scratch).write(key, 0, length, 'utf8');
+    if (length < 0) {
+      length = Buffer.byteLength(key, 'utf8');
+      if (length > this.scratch.length) this.wide = Buffer.allocUnsafe(length);
+      (this.wide ?? this.scratch).write(key, 0, length, 'utf8');
+    }
+    this.encodedHash = hashBytes(this.scratchBytes(length), 0, length);
     return (this.encodedLength = length);
   }
 

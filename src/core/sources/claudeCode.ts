@@ -267,17 +267,15 @@ export class RepeatedText {
   }
 }
 
-/** Byte equality of buf[start, start + length) and bytes[0, length). */
+/** Byte equality of buf[start, start + length) and bytes[0, length); a loop beats Buffer#compare's call overhead on short ranges. */
 function sameRange(buf: Buffer, start: number, bytes: Uint8Array, length: number): boolean {
   for (let k = 0; k < length; k++) if (buf[start + k] !== bytes[k]) return false;
   return true;
 }
 
-/** Byte equality of buf[start, end) and `bytes`; a loop beats Buffer#compare's call overhead on short ranges. */
+/** Byte equality of buf[start, end) and all of `bytes`. */
 function sameBytes(buf: Buffer, start: number, end: number, bytes: Uint8Array): boolean {
-  if (end - start !== bytes.length) return false;
-  for (let k = 0; k < bytes.length; k++) if (buf[start + k] !== bytes[k]) return false;
-  return true;
+  return end - start === bytes.length && sameRange(buf, start, bytes, bytes.length);
 }
 
 /** True when buf[start, end) holds `text` from its character `from` on (false for anything non-ASCII or escaped). */
