@@ -4,6 +4,7 @@
 //  - the breakdown webview (browser, IIFE).
 // Types are checked separately by `tsc --noEmit` (npm run typecheck): esbuild only strips them.
 const esbuild = require('esbuild');
+const { cliShebang } = require('./scripts/shebang');
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -77,8 +78,8 @@ const builds = [
   { ...nodeCommon, entryPoints: { extension: 'src/host/extension.ts' }, outdir: 'dist', external: ['vscode'] },
   // The engine runs in a worker thread, for the extension host and the CLI's live view alike.
   { ...nodeCommon, entryPoints: { engineWorker: 'src/core/engineWorker.ts' }, outdir: 'dist' },
-  // The CLI, an executable with a shebang.
-  { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  // The CLI, an executable with a shebang (which passes Node flags where this machine's env can: scripts/shebang.js).
+  { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: cliShebang() } },
   // The price table, required lazily by the three bundles above.
   { ...nodeCommon, plugins: [], entryPoints: { prices: require.resolve('@pydantic/genai-prices') }, outdir: 'dist' },
   // The breakdown webview: browser code.

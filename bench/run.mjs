@@ -11,6 +11,8 @@
 //
 // Every command runs with HOME (and CLAUDE_CONFIG_DIR or CODEX_HOME) pointing into the generated corpus and a
 // minimal environment (no inherited XDG_*/CODEX_HOME/...), so neither tool can see a real user's agent logs.
+// Each tool starts as its npm bin does: ccusage through its bin, ours as dist/cli.js itself (its first line, which
+// may pass Node flags: scripts/shebang.js).
 // Results: markdown table on stdout and in bench/results/latest.md, raw numbers in bench/results/latest.json.
 //
 // Our report runs set AGENT_SPEND_TIMING=1 and record, next to the wall time, engineMs = printed − start from
@@ -176,7 +178,8 @@ function sandboxEnv(corpus) {
   const home = corpus.dir;
   const xdg = path.join(home, '.bench-xdg'); // empty dirs; ccusage also scans $XDG_CONFIG_HOME/claude
   return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    // `#!/usr/bin/env node` lines (ours, ccusage's npm wrapper) find the Node running the bench first.
+    PATH: [path.dirname(process.execPath), process.env.PATH ?? '/usr/bin:/bin'].join(path.delimiter),
     HOME: home,
     ...corpus.agent.env(home),
     XDG_CONFIG_HOME: path.join(xdg, 'config'),
@@ -403,8 +406,27 @@ function parseReport(stdout) {
 // started (performance.now()): start, loaded, scanned, saved, reported, printed; and `faults <phase> <n>`, the minor
 // page faults taken so far (process.resourceUsage()).
 const ourReport = (corpus, stateDir, extraEnv = {}, measureRss = false) =>
-  runMeasured(process.execPath, [OUR_CLI, 'report', '--json', ...corpus.agent.ourArgs, '--state-dir', stateDir],
+  runMeasured(...ourCommand(['report', '--json', ...corpus.agent.ourArgs, '--state-dir', stateDir]),
     { env: { ...sandboxEnv(corpus), AGENT_SPEND_TIMING: '1', ...extraEnv }, cwd: corpus.dir, measureRss });
+
+// Our CLI runs as `agent-spend` runs from a shell (npm links the bin to dist/cli.js): the file itself, whose first
+// line may pass Node flags (scripts/shebang.js), as ccusage runs through its npm bin. Where the file cannot be run
+// itself (Windows, or no execute bit), through Node.
+function ourCommand(args) {
+  if (process.platform !== 'win32') {
+    try {
+      fs.accessSync(OUR_CLI, fs.constants.X_OK);
+      return [OUR_CLI, args];
+    } catch { /* not executable: through Node */ }
+  }
+  return [process.execPath, [OUR_CLI, ...args]];
+}
+/** How ourCommand() starts the CLI, for the report's header. */
+function ourLauncher() {
+  const [cmd] = ourCommand([]);
+  if (cmd !== OUR_CLI) return `node ${path.relative(REPO, OUR_CLI) || OUR_CLI}`;
+  return `${path.relative(REPO, OUR_CLI) || OUR_CLI}, whose first line is \`${fs.readFileSync(OUR_CLI, 'utf8').split('\n', 1)[0]}\``;
+}
 
 const PHASES = ['start', 'loaded', 'scanned', 'saved', 'reported', 'printed'];
 function parseTiming(stderr) {
@@ -568,7 +590,7 @@ async function benchLive(corpus, opts, env, stateDir) {
   const originalSize = fs.statSync(file).size;
 
   const t0 = performance.now();
-  const child = spawn(process.execPath, [OUR_CLI, 'watch', '--json', ...corpus.agent.ourArgs, '--state-dir', stateDir], { env, cwd: corpus.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...ourCommand(['watch', '--json', ...corpus.agent.ourArgs, '--state-dir', stateDir]), { env, cwd: corpus.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const poller = startRssPoller(child.pid, 20);
   let exited = null;
   let stderr = '';
@@ -845,6 +867,7 @@ function describeBundle(cli) {
   const rel = path.relative(REPO, cli) || cli;
   const parts = [`${rel} (${(st.size / 1024).toFixed(0)} KB, built ${new Date(st.mtimeMs).toISOString()})`, kind];
   if (git) parts.push(`sources ${git}`);
+  parts.push(`run as ${ourLauncher()}`);
   if (stale) parts.push('**stale: src/ changed after this bundle was built**');
   return { path: rel, bytes: st.size, mtime: new Date(st.mtimeMs).toISOString(), hasSourceMap, minified, stale, git, text: parts.join(' · ') };
 }

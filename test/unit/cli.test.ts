@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { assistantLine, claudeHome, CLI, FIXTURES, isolatedEnv, REPO, tempDir } from './helpers';
@@ -207,5 +208,54 @@ describe('agent-spend CLI', () => {
       assert.ok(!loaded.includes(lazy), `${lazy} is not loaded to print the version`);
     }
     assert.ok(loaded.includes('NativeModule fs'), 'the probe sees the modules loaded');
+  });
+});
+
+/** scripts/shebang.js, the build's choice of the CLI's first line (plain CommonJS, run by esbuild.js). */
+interface ShebangModule {
+  cliShebang(options?: { platform?: string; splits?: () => boolean }): string;
+  envSplitsArguments(env?: string): boolean;
+  NODE_FLAGS: string;
+  PLAIN: string;
+  WITH_FLAGS: string;
+}
+const shebang = createRequire(__filename)('../../scripts/shebang.js') as ShebangModule;
+
+describe('the agent-spend executable', () => {
+  it('starts through its own first line, with the Node flags where env -S works', { skip: process.platform === 'win32' }, () => {
+    const firstLine = fs.readFileSync(CLI, 'utf8').split('\n', 1)[0];
+    const splits = shebang.envSplitsArguments();
+    assert.equal(firstLine, splits ? shebang.WITH_FLAGS : shebang.PLAIN);
+    // Run as a user's shell runs it: the file itself (the kernel reads the line), not `node dist/cli.js`.
+    const probe = path.join(tempDir('agent-spend-probe-'), 'argv.js');
+    fs.writeFileSync(probe, 'process.stderr.write(JSON.stringify(process.execArgv));\n');
+    const run = spawnSync(CLI, ['--version'], {
+      env: { ...isolatedEnv(tempDir('agent-spend-none-')), PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}`, NODE_OPTIONS: `--require ${probe}` },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^\d+\.\d+\.\d+/);
+    const execArgv = JSON.parse(run.stderr) as string[];
+    assert.equal(execArgv.includes(shebang.NODE_FLAGS), splits, `execArgv ${run.stderr}`);
+  });
+
+  it('keeps the plain line where env has no -S (BusyBox, OpenBSD), and the flags on Windows', () => {
+    assert.equal(shebang.cliShebang({ platform: 'linux', splits: () => false }), '#!/usr/bin/env node');
+    assert.equal(shebang.cliShebang({ platform: 'darwin', splits: () => true }), `#!/usr/bin/env -S node ${shebang.NODE_FLAGS}`);
+    // npm's Windows shims read `env -S` lines themselves; there is no env to ask.
+    assert.equal(shebang.cliShebang({ platform: 'win32', splits: () => assert.fail('not asked on Windows') }), shebang.WITH_FLAGS);
+  });
+
+  it('asks env exactly as the kernel will call it: one argument holding the whole line', { skip: process.platform === 'win32' }, () => {
+    const dir = tempDir('agent-spend-env-');
+    // An env like BusyBox's: options are single letters, and -S is not one of them.
+    const busybox = path.join(dir, 'busybox-env');
+    fs.writeFileSync(busybox, '#!/bin/sh\ncase "$1" in -S*) echo "env: unrecognized option: S" >&2; exit 1;; esac\nexec "$@"\n', { mode: 0o755 });
+    assert.equal(shebang.envSplitsArguments(busybox), false);
+    // An env that splits the argument, as GNU's -S does (here with the shell's word splitting).
+    const splitting = path.join(dir, 'splitting-env');
+    fs.writeFileSync(splitting, `#!/bin/sh\ncase "$1" in -S*) set -- \${1#-S}; PATH=${JSON.stringify(path.dirname(process.execPath))}:$PATH exec $@;; esac\nexit 1\n`, { mode: 0o755 });
+    assert.equal(shebang.envSplitsArguments(splitting), true);
+    assert.equal(shebang.envSplitsArguments(path.join(dir, 'missing-env')), false);
   });
 });
