@@ -628,7 +628,7 @@ export function claudeTranscriptSink(
   };
   // Consecutive lines of one response (one per content block) are folded here, so the ledger sees the response
   // once per read instead of once per block. The ledger applies the same rule across files and reads.
-  // `held.dedupeKey` is the message id after MESSAGE_KEY_PREFIX.
+  // `held.dedupeKey` is MESSAGE_KEY_PREFIX and the message id (or, without one, what stands for it).
   let held: UsageEvent | null = null;
   const flush = (): void => {
     if (held) emit(held);
@@ -673,11 +673,9 @@ export function claudeTranscriptSink(
     else if (event === 'no-timestamp') counts.undatedLines++;
     else {
       flush();
-      if (event.dedupeKey.startsWith(MESSAGE_KEY_PREFIX)) {
-        held = event;
-      } else {
-        emit(event); // no message id: nothing to match the next line against
-      }
+      // Every key starts with MESSAGE_KEY_PREFIX, those made without a message id too (`cc:r:`, `cc:u:`, `cc:h:`): a
+      // line continues such an event only if its own key would be the same, which the ledger would fold anyway.
+      held = event;
     }
   };
   return {
