@@ -498,6 +498,9 @@ async function benchSize(corpus, opts, { peer, ours }) {
     }
     const okCold = o.cold.filter((r) => r.totals);
     o.totals = okCold.length ? okCold[okCold.length - 1].totals : null;
+    // Each cold run against the ccusage run just before it: the two met the machine in the same state, which a
+    // shared machine's slow spells (both tools slower by a fifth for a minute) change between runs.
+    o.coldPairedRatios = o.cold.map((r, i) => (r.totals && peerRuns[i]?.totals ? r.ms / peerRuns[i].ms : null)).filter((x) => x != null);
 
     // Warm: the state left by a cold run, no new bytes in the logs. `node -e 0` alternates with them.
     if (lastColdState) {
@@ -743,6 +746,11 @@ function markdown(results, env) {
       ms != null && peerMs != null ? ms / peerMs <= TARGETS.coldRatio : null);
     const info = (metric, ms) => row(metric, fmtMs(ms), '–', '–', 'informational', null);
     coldRatioRow('cold scan ¹, wall', o?.coldMedianMs ?? null);
+    const paired = o?.coldPairedRatios ?? [];
+    if (paired.length) {
+      row(`cold scan ¹, each run ÷ the ccusage run before it: median (${paired.map((x) => x.toFixed(2)).join(', ')})`, '–', '–',
+        median(paired).toFixed(2), 'informational', null);
+    }
     info('cold scan ¹, engine (printed − start)', o?.coldMedianEngineMs ?? null);
     coldRatioRow('cold scan, first run ever (empty state and empty cache), wall', o?.firstEverMedianMs ?? null);
     info('cold scan, first run ever (empty state and empty cache), engine (printed − start)', o?.firstEverMedianEngineMs ?? null);
