@@ -722,9 +722,19 @@ function hashLine(buf: Buffer, start: number, end: number): string {
   return digest('sha1', buf.subarray(start, end), 'base64');
 }
 
+/**
+ * A transcript's context, as one object literal with every field. Never a spread: once readTranscript was optimised,
+ * `{ ...sessionOfTranscript(file), cwd }` gave nearly every file's context a hidden class of its own, so each access
+ * to it from the per-line code missed V8's inline caches (~22,000 runtime lookups on the 1 GB corpus, 40 ms).
+ */
+export function transcriptContext(file: string, cwd: string | undefined): TranscriptContext {
+  const where = sessionOfTranscript(file);
+  return { sessionId: where.sessionId, subagent: where.subagent, cwd, models: new RepeatedText(), sessions: new RepeatedText() };
+}
+
 /** Reads one transcript's new bytes; the cursor's context keeps the last cwd seen, for lines that follow. */
 export function readTranscript(file: string, previous: FileCursor | undefined, read: ReadContext): SourceRead {
-  const context: TranscriptContext = { ...sessionOfTranscript(file), cwd: previous?.context };
+  const context = transcriptContext(file, previous?.context);
   const sink = claudeTranscriptSink(context, read.emit, read.counts, hashLine);
   try {
     const result = tailFile(file, previous, sink, read.tail);
