@@ -34,6 +34,25 @@ export class StringTable {
   }
 }
 
+/**
+ * The id of the value one column interned last. A record's agent, session, project and model are nearly always the
+ * previous record's (one file is one session), so most records cost a pointer comparison instead of a Map lookup.
+ */
+class LastInterned {
+  private value: string | undefined;
+  private id = -1;
+
+  constructor(private readonly table: StringTable) {}
+
+  intern(value: string): number {
+    if (value !== this.value) {
+      this.id = this.table.intern(value);
+      this.value = value;
+    }
+    return this.id;
+  }
+}
+
 export interface LedgerColumns {
   timestamp: Float64Array;
   agent: Int32Array;
@@ -121,12 +140,20 @@ export class Ledger {
   private keys: KeyStore;
   /** Bumped on every change, so that consumers can tell whether a snapshot is stale. */
   revision = 0;
+  private readonly agents: LastInterned;
+  private readonly sessions: LastInterned;
+  private readonly projects: LastInterned;
+  private readonly models: LastInterned;
 
   constructor(
     readonly prices: PriceBook,
     init?: { strings: string[]; size: number } & ({ columns: LedgerColumns; keysBlob: Buffer } | { load: RecordLoader }),
   ) {
     this.strings = new StringTable(init?.strings ?? []);
+    this.agents = new LastInterned(this.strings);
+    this.sessions = new LastInterned(this.strings);
+    this.projects = new LastInterned(this.strings);
+    this.models = new LastInterned(this.strings);
     this.size = init?.size ?? 0;
     if (init && 'load' in init) {
       this.pending = init.load;
@@ -241,10 +268,10 @@ export class Ledger {
   private write(row: number, event: UsageEvent): void {
     const c = this.columns;
     c.timestamp[row] = event.timestamp;
-    c.agent[row] = this.strings.intern(event.agent);
-    c.session[row] = this.strings.intern(event.sessionId);
-    c.project[row] = this.strings.intern(event.project);
-    c.model[row] = this.strings.intern(event.model);
+    c.agent[row] = this.agents.intern(event.agent);
+    c.session[row] = this.sessions.intern(event.sessionId);
+    c.project[row] = this.projects.intern(event.project);
+    c.model[row] = this.models.intern(event.model);
     c.requestTag[row] = event.requestTag;
     c.inputTokens[row] = event.inputTokens;
     c.outputTokens[row] = event.outputTokens;

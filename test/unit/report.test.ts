@@ -143,4 +143,42 @@ describe('report', () => {
     assert.equal(report.sessions.filter((s) => s.sessionId === 'session-7').length, 2);
     assert.equal(report.sessions.length, 41);
   });
+
+  it('keeps each record under its own session, project and model when consecutive records switch back and forth', () => {
+    // The ledger remembers the last value each column interned: A, B, A must not leave the third record under B.
+    const switching = new Ledger(prices);
+    const values = [
+      ['s1', '/p1', 'model-a'],
+      ['s2', '/p2', 'model-b'],
+      ['s1', '/p1', 'model-a'],
+      ['s1', '/p2', 'model-b'],
+    ];
+    values.forEach(([sessionId, project, model], i) =>
+      switching.upsert({
+        dedupeKey: `switch:${i}`,
+        requestTag: 0,
+        agent: i === 3 ? 'codex' : 'claude-code',
+        timestamp: Date.UTC(2026, 9, 1, 8, i),
+        sessionId,
+        project,
+        model,
+        inputTokens: 1,
+        outputTokens: 10 ** i,
+        cacheWrite5mTokens: 0,
+        cacheWrite1hTokens: 0,
+        cacheReadTokens: 0,
+        fast: false,
+        sidechain: false,
+      }),
+    );
+    const rows = buildReport(switching).sessions.map((s) => [s.agent, s.sessionId, s.project, s.models.join(','), s.outputTokens]);
+    assert.deepEqual(
+      rows.sort((a, b) => String(a).localeCompare(String(b))),
+      [
+        ['claude-code', 's1', '/p1', 'model-a', 101],
+        ['claude-code', 's2', '/p2', 'model-b', 10],
+        ['codex', 's1', '/p2', 'model-b', 1000],
+      ],
+    );
+  });
 });
