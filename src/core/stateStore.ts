@@ -97,8 +97,13 @@ const crcTable = (() => {
   return table;
 })();
 
-/** CRC-32; zlib's native one where this Node has it (20.15+), else a table-driven fallback. */
+/**
+ * CRC-32; zlib's native one where this Node has it (20.15+), else a table-driven fallback. Zero-length input never
+ * reaches zlib: its crc32(data, value) answers 0 for a zero-length view of a zero-length buffer (an empty typed
+ * array), whatever `value` was (Node 20.20).
+ */
 export function crc32(data: Uint8Array): number {
+  if (data.length === 0) return 0;
   const native = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
   if (native) return native(data) >>> 0;
   let crc = -1;
@@ -212,7 +217,8 @@ export function encodeState(ledger: Ledger, reading: ReadingState, generation: s
 /** The CRC-32 of the concatenation of `parts`, without concatenating them. */
 function crc32Parts(parts: Uint8Array[]): number {
   const native = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-  if (native) return parts.reduce((crc, part) => native(part, crc), 0) >>> 0;
+  // Empty parts (a section with nothing in it) are skipped: see crc32().
+  if (native) return parts.reduce((crc, part) => (part.length === 0 ? crc : native(part, crc)), 0) >>> 0;
   return crc32(Buffer.concat(parts));
 }
 
@@ -274,15 +280,36 @@ function parseHeader(data: Buffer): { header: Header; end: number } {
   return { header, end: start + headerLength };
 }
 
-/** Where format 3's reading state ends (its checksum follows), from the header's counts alone. */
-export function readingEnd(header: Header, headerEnd: number): number {
+/** Where each section of format 3's reading state starts, and its bytes, from the header's counts alone. */
+function readingSections(header: Header, headerEnd: number): Array<{ start: number; bytes: number }> {
   const cursors = header.cursorCount ?? 0;
   const folders = header.folderCount ?? 0;
+  const sizes = [cursors * 32, cursors * 4, folders * 8, folders * 8, 4 * (cursors * 2 + (header.contextCount ?? 0) + folders + (header.nameCount ?? 0))];
+  const sections: Array<{ start: number; bytes: number }> = [];
   let offset = headerEnd;
-  for (const bytes of [cursors * 32, cursors * 4, folders * 8, folders * 8, 4 * (cursors * 2 + (header.contextCount ?? 0) + folders + (header.nameCount ?? 0))]) {
+  for (const bytes of [...sizes, header.textBytes ?? 0]) {
+    sections.push({ start: align8(offset), bytes });
     offset = align8(offset) + bytes;
   }
-  return align8(offset) + (header.textBytes ?? 0);
+  return sections;
+}
+
+/** Where format 3's reading state ends (its checksum follows), from the header's counts alone. */
+export function readingEnd(header: Header, headerEnd: number): number {
+  const last = readingSections(header, headerEnd).at(-1)!;
+  return last.start + last.bytes;
+}
+
+/**
+ * Whether the reading state's checksum holds. Files written before November 2026 carry a wrong one where a section
+ * was empty (no cursors, say, once every log was deleted): Node's zlib.crc32 restarted from 0 at an empty typed array (see
+ * crc32()), so the sum covered only the bytes after the last empty section. Such a file is taken as written, or the
+ * records of those deleted logs would be set aside with it.
+ */
+function readingIntact(data: Buffer, header: Header, headerEnd: number, textEnd: number): boolean {
+  const stored = data.readUInt32LE(textEnd);
+  if (crc32(data.subarray(0, textEnd)) === stored) return true;
+  return readingSections(header, headerEnd).some(({ start, bytes }) => bytes === 0 && crc32(data.subarray(start, textEnd)) === stored);
 }
 
 /** The records (keys and columns) from their part of the file; `sections` stands at their start. */
@@ -304,7 +331,7 @@ export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
   if (header.format === FORMAT_JSON_READING) return decodeFormat2(data, header, end, prices);
   const textEnd = readingEnd(header, end);
   if (textEnd + 8 > data.length) throw new Error('the file is shorter than its header says (truncated)');
-  if (crc32(data.subarray(0, textEnd)) !== data.readUInt32LE(textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
+  if (!readingIntact(data, header, end, textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
   const reading = readingFromSections(header, new Sections(data, end, textEnd));
   const recordsEnd = data.length - 4;
   if (crc32(data.subarray(textEnd + 4, recordsEnd)) !== data.readUInt32LE(recordsEnd)) {
@@ -350,7 +377,7 @@ function loadDeferred(file: string, prices: PriceBook): LoadedState {
     const textEnd = readingEnd(header, end);
     if (textEnd + 8 > size) throw new Error('the file is shorter than its header says (truncated)');
     const partA = prefix(first, textEnd + 4);
-    if (crc32(partA.subarray(0, textEnd)) !== partA.readUInt32LE(textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
+    if (!readingIntact(partA, header, end, textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
     const reading = readingFromSections(header, new Sections(partA, end, textEnd));
     const loadRecords = (): { columns: LedgerColumns; keysBlob: Buffer } => {
       try {

@@ -97,6 +97,18 @@ describe('agent-spend CLI', () => {
     assert.equal(report.totals.costUsd, 0);
   });
 
+  it('no log folders, with state: the next run finds its state whole (nothing set aside, no warning)', () => {
+    // Found by a run in an empty home: each report took the state written by the one before for damaged.
+    const home = tempDir();
+    const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_STATE_HOME: path.join(home, '.local', 'state') };
+    for (let i = 0; i < 3; i++) {
+      const run = cli(['report', '--json'], env);
+      assert.equal(run.status, 0, run.stderr);
+      assert.doesNotMatch(run.stderr, /warning/, `run ${i + 1}`);
+    }
+    assert.deepEqual(fs.readdirSync(path.join(home, '.local', 'state', 'agent-spend')).filter((name) => name.includes('corrupt')), []);
+  });
+
   it('a bad --prices file is refused with its reason, exit 2', () => {
     const file = path.join(tempDir(), 'prices.json');
     fs.writeFileSync(file, '{"m": {"input": "cheap"}}');
