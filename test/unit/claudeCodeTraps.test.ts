@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { claudeCodeRoots, lineText, parseTimestamp, scanClaudeLine, LineKind, newClaudeLine } from '../../src/core/sources/claudeCode';
 import * as fs from 'node:fs';
+import { setSimdEnabled } from '../../src/core/simd/search';
 import { assistantLine, claudeHome, engineFor, FIXTURES, reportOf } from './helpers';
 
 const SESSION = '11111111-1111-4111-8111-111111111111';
@@ -87,14 +88,17 @@ describe('Claude Code traps', () => {
     assert.equal(scan.malformedLines, 0);
   });
 
-  it('a non-assistant line is recognised from its type without reading the rest of it', () => {
-    // Cut a user line short: had the scanner walked the whole line it would call it malformed.
+  it('a non-assistant line is known from its type; the rest is walked over, so that a cut one is not taken as whole', () => {
     const line = Buffer.from(
-      `{"parentUuid":null,"cwd":"/x","type":"user","message":{"role":"user","content":"${'y'.repeat(100000)}"}}`,
+      `{"parentUuid":null,"cwd":"/x","type":"user","message":{"role":"user","content":"${'y'.repeat(100000)}","usage":{"input_tokens":9}},"uuid":"u"}`,
     );
     const out = newClaudeLine();
-    assert.equal(scanClaudeLine(line, 0, 60, out), LineKind.Other);
+    assert.equal(scanClaudeLine(line, 0, line.length, out), LineKind.Other);
     assert.equal(lineText(out, out.cwdStart, out.cwdEnd), '/x');
+    assert.equal(out.messageIdStart, -1, 'nothing is read past the type: not the message');
+    assert.equal(out.uuidStart, -1, 'nor the uuid');
+    // Cut short (a torn record), it is malformed: the recovery then looks for a whole record run into it.
+    assert.equal(scanClaudeLine(line, 0, 60, newClaudeLine()), LineKind.Malformed);
   });
 
   it('malformed lines are skipped; a torn line that ran into the next record gives that record back', () => {
@@ -106,6 +110,48 @@ describe('Claude Code traps', () => {
     // a whole one is, is counted as malformed, and gives the whole one back.
     assert.equal(scan.malformedLines, 1);
     assert.equal(scan.recoveredLines, 1);
+  });
+
+  describe('a torn record that ran into a whole one gives the whole one back, wherever the tear is', () => {
+    // A record cut short by a crash, then the next record appended to the same line. Tears inside the message used to
+    // stop the recovery at an object of the torn record (the message, a content block), which read as a line of
+    // another type: the whole record's usage was lost.
+    const SIMD_OFF_TOO = [true, false];
+    const whole = () => assistantLine({ sessionId: SESSION, messageId: 'msg_whole', output: 7, input: 3 });
+    const torn = assistantLine({
+      sessionId: SESSION,
+      messageId: 'msg_torn',
+      output: 5,
+      content: Array.from({ length: 20 }, (_, i) => ({ type: 'text', text: `block ${i}` })),
+    });
+    const cases: Array<[string, string]> = [
+      ['in the message id', torn.slice(0, torn.indexOf('"id":"msg_t') + 11)],
+      ['after the message type', torn.slice(0, torn.indexOf('"type":"message"') + 16)],
+      ['inside a content block', torn.slice(0, torn.indexOf('"text":"block 3') + 14)],
+      ['after twenty content blocks', torn.slice(0, torn.indexOf('"stop_reason"'))],
+      ['in a record whose type comes first', '{"type":"file-history-snapshot","messageId":"m1","snapshot":{"trackedFileBackups":{"a.txt":{"content":"xx'],
+      ['in a record of another type, after its type', '{"parentUuid":null,"message":{"role":"user","content":"hi"},"type":"user","uuid":"u1","times'],
+    ];
+    for (const [where, cut] of cases) {
+      for (const simd of SIMD_OFF_TOO) {
+        it(`${where}${simd ? '' : ' (JavaScript scanner)'}`, () => {
+          const { configDir, transcript } = claudeHome();
+          fs.writeFileSync(transcript(SESSION), `${cut}${whole()}\n`);
+          const previous = process.env.AGENT_SPEND_NO_SIMD;
+          if (!simd) setSimdEnabled(false);
+          try {
+            const engine = engineFor(configDir);
+            const scan = engine.scan();
+            assert.equal(engine.report().totals.outputTokens, 7);
+            assert.equal(engine.report().totals.inputTokens, 3);
+            assert.equal(scan.recoveredLines, 1);
+          } finally {
+            setSimdEnabled(true);
+            if (previous !== undefined) process.env.AGENT_SPEND_NO_SIMD = previous;
+          }
+        });
+      }
+    }
   });
 
   it('lines whose type comes after a huge message (the real key order) are skipped without being parsed', () => {

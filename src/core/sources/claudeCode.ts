@@ -404,6 +404,9 @@ function visitMessage(buf: Buffer, ks: number, ke: number, vs: number, end: numb
 }
 
 function visitTop(buf: Buffer, ks: number, ke: number, vs: number, end: number, out: ClaudeLine): number {
+  // Past the type of another kind of record nothing more is read, only walked over: a record cut short (a torn line,
+  // the next record run into it) must be told from a whole one, or the record run into it would be lost.
+  if (out.notAssistant) return skipValue(buf, vs, end);
   const isString = buf[vs] === QUOTE;
   switch (ke - ks - 2) {
     case 4:
@@ -411,9 +414,9 @@ function visitTop(buf: Buffer, ks: number, ke: number, vs: number, end: number, 
         const after = skipValue(buf, vs, end);
         if (after < 0) return -1;
         if (!keyEquals(buf, vs, after, ASSISTANT)) {
-          // Not a usage line: stop here, the rest of it (often huge) is never looked at.
+          // Not a usage line: the rest of it is only walked over (see above).
           out.notAssistant = true;
-          return -1;
+          return after;
         }
         out.isAssistant = true;
         return after;
@@ -471,8 +474,8 @@ function visitTop(buf: Buffer, ks: number, ke: number, vs: number, end: number, 
 }
 
 /**
- * Scans one transcript line in `buf[start, end)` into `out`. Lines that are not the assistant's are recognised from
- * their `type` and left without reading the rest, which is what keeps multi-megabyte tool results cheap.
+ * Scans one transcript line in `buf[start, end)` into `out`. Only lines holding the bytes `"usage"` get here (see
+ * the sink's needle); from a line of another type nothing is read past its `type`, it is only walked to its end.
  */
 export function scanClaudeLine(buf: Buffer, start: number, end: number, out: ClaudeLine): LineKind {
   const wasm = claudeScannerFor(buf);
@@ -485,13 +488,13 @@ export function scanClaudeLine(buf: Buffer, start: number, end: number, out: Cla
   while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d)) i++;
   if (i === end) return LineKind.Other;
   const after = walkObject(buf, i, end, visitTop, out);
-  if (out.notAssistant) return LineKind.Other;
   if (after < 0) return LineKind.Malformed;
   // Anything after the closing brace but blanks means two records ran together (a torn line, then an append).
   for (let j = after; j < end; j++) {
     const byte = buf[j];
     if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return LineKind.Malformed;
   }
+  if (out.notAssistant) return LineKind.Other;
   return out.isAssistant && out.hasUsage ? LineKind.Usage : LineKind.Other;
 }
 
@@ -606,7 +609,12 @@ export function claudeEventOf(
   };
 }
 
-const RECOVERY_ATTEMPTS = 16;
+/**
+ * Starts tried, from the right, for the whole record at the end of a line a torn one ran into. Each object nested in
+ * that record is one failed try (it ends before the line does); a record has far fewer than this.
+ */
+const RECOVERY_ATTEMPTS = 256;
+const OBJECT_START = Buffer.from('{"');
 
 /**
  * A line sink for one transcript: scans lines, turns usage lines into events and hands them to `emit`.
@@ -688,11 +696,13 @@ export function claudeTranscriptSink(
       if (kind === LineKind.Usage) return take(buf, start, end);
       if (kind === LineKind.Other) return noteCwd();
       counts.malformedLines++;
-      // A torn line followed by an append runs two records together: try the records that start inside it.
-      let from = start + 1;
-      for (let attempt = 0; attempt < RECOVERY_ATTEMPTS; attempt++) {
-        const open = buf.indexOf('{"', from);
-        if (open < 0 || open >= end) return;
+      // A torn record followed by an append runs two records together, the whole one last: it is the start from which
+      // the rest of the line reads as one record. Searched from the right, so that objects of the torn record (its
+      // message, a content block) are never taken for it.
+      let before = end - 1;
+      for (let attempt = 0; attempt < RECOVERY_ATTEMPTS && before > start; attempt++) {
+        const open = buf.lastIndexOf(OBJECT_START, before);
+        if (open <= start) return;
         const retryKind = scanClaudeLine(buf, open, end, line);
         if (retryKind !== LineKind.Malformed) {
           counts.recoveredLines++;
@@ -700,7 +710,7 @@ export function claudeTranscriptSink(
           else noteCwd();
           return;
         }
-        from = open + 1;
+        before = open - 1;
       }
     },
     partialLine(buf, start, end) {

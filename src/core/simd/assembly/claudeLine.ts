@@ -128,11 +128,14 @@ function visit(level: i32, ks: i32, ke: i32, vs: i32, end: i32): i32 {
   const b = byteAt(vs);
   const isString = b == 0x22;
   if (level == LEVEL_TOP) {
+    // Past the type of another kind of record nothing more is read, only walked over (a torn record must not pass
+    // for a whole one).
+    if (slot(S_FLAGS) & F_NOT_ASSISTANT) return skipValue(vs, end);
     if (length == 4) {
       if (is(ks, ke, K_TYPE)) {
         const after = skipValue(vs, end);
         if (after < 0) return -1;
-        if (!is(vs, after, K_ASSISTANT)) { flag(F_NOT_ASSISTANT); return -1; }
+        if (!is(vs, after, K_ASSISTANT)) { flag(F_NOT_ASSISTANT); return after; }
         flag(F_ASSISTANT);
         return after;
       }
@@ -221,11 +224,11 @@ export function scan(start: i32, end: i32): i32 {
   const after = walk(i, end, LEVEL_TOP);
   const flags = slot(S_FLAGS);
   if (flags & F_FALLBACK) return -1;
-  if (flags & F_NOT_ASSISTANT) return 0;
   if (after < 0) return 2;
   for (let j = after; j < end; j++) {
     const b = byteAt(j);
     if (b != 0x20 && b != 0x09 && b != 0x0d) return 2;
   }
+  if (flags & F_NOT_ASSISTANT) return 0;
   return (flags & F_ASSISTANT) && (flags & F_USAGE) ? 1 : 0;
 }
