@@ -154,6 +154,21 @@ describe('Claude Code traps', () => {
     }
   });
 
+  it('a rewritten transcript does not keep the cwd of the file it replaced', () => {
+    const { configDir, transcript } = claudeHome();
+    const file = transcript(SESSION);
+    fs.writeFileSync(file, `${assistantLine({ sessionId: SESSION, messageId: 'm1', cwd: '/old/project' })}\n`);
+    const engine = engineFor(configDir);
+    engine.scan();
+    // Replaced by a shorter file whose lines name no cwd: its records belong to no known project.
+    const noCwd = (id: string) => assistantLine({ sessionId: SESSION, messageId: id }).replace(/"cwd":"[^"]*",/, '');
+    fs.writeFileSync(file, `${noCwd('m2')}\n`);
+    const scan = engine.scan();
+    assert.equal(scan.filesRewritten, 1);
+    const projects = engine.report({ by: 'project' }).groups!.rows.map((row) => [row.key, row.requests]);
+    assert.deepEqual(projects.sort(), [['/old/project', 1], ['(unknown project)', 1]].sort());
+  });
+
   it('lines whose type comes after a huge message (the real key order) are skipped without being parsed', () => {
     // A user line cut short inside its message: parsing it would call it malformed; it holds no "usage" key.
     const { configDir, transcript } = claudeHome();

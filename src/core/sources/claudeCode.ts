@@ -724,6 +724,11 @@ export function claudeTranscriptSink(
     oversizedLine() {
       counts.oversizedLines++;
     },
+    restart() {
+      // The file was rewritten and is read again from its start: what the old one said (its cwd) no longer holds.
+      file.cwd = undefined;
+      held = null;
+    },
   };
 }
 
