@@ -11,7 +11,7 @@ import { buildReport, type Report, type ReportQuery } from './report';
 import { CLAUDE_CODE } from './sources/claudeCode';
 import { ALL_SOURCES } from './sources/registry';
 import { newReadCounts, type ReadContext, type ReadCounts, type Source, type SourceRead } from './sources/source';
-import { StateStore } from './stateStore';
+import { isReadError, StateStore } from './stateStore';
 import { isUnchanged, type FileCursor, type TailOptions } from './tail';
 import type { UsageEvent } from './usage';
 
@@ -144,6 +144,10 @@ export class Engine {
       this.log(`loaded ${this.ledger.size} records and ${this.cursors.size} file cursors from ${this.store.file}`);
     } else if (outcome.kind === 'corrupt') {
       this.setAside(outcome.reason);
+    } else if (outcome.kind === 'unreadable') {
+      // Left in place: the next save merges it if it can be read by then, and refuses to replace it otherwise.
+      this.persistentWarnings.set('state', `${outcome.reason}; totals are read from the logs for now`);
+      this.log(`warning: ${outcome.reason}`);
     }
   }
 
@@ -163,6 +167,8 @@ export class Engine {
       this.ledger.loadRecords();
       return undefined;
     } catch (error) {
+      // The file could not be read just now (EIO, EMFILE...): it is not damaged, and is not replaced (see open()).
+      if (isReadError(error)) throw new Error(`cannot read ${this.store?.file}: ${(error as Error).message}`);
       // The records' part of the state file was damaged: set it aside, forget everything, read every log again.
       this.setAside(`${this.store?.file}: ${(error as Error).message}`);
       this.ledger = new Ledger(this.prices);

@@ -174,7 +174,7 @@ async function initialise(): Promise<void> {
     await engine.prepare();
     const scan = engine.scan(undefined, (progress) => post({ type: 'progress', progress }));
     publish(scan, true);
-    engine.save();
+    safely(() => engine!.save()); // an unwritable state folder must not stop the live updates
     if (options.watch !== false) startWatching();
   } catch (error) {
     post({ type: 'error', message: (error as Error).stack ?? String(error) });

@@ -116,15 +116,17 @@ export class KeyStore {
       let k = 0;
       for (; k < key.length; k++) {
         const code = key.charCodeAt(k);
-        if (code >= 0x80) break;
+        if (code >= 0x80 || code === NEWLINE) break;
         this.scratch[k] = code;
       }
       if (k === key.length) length = k;
     }
     if (length < 0) {
-      length = Buffer.byteLength(key, 'utf8');
+      // A newline separates keys in `bytes` (and in the state file): one inside a key is stored as U+2424 (␤).
+      const text = key.includes('\n') ? key.replaceAll('\n', '\u2424') : key;
+      length = Buffer.byteLength(text, 'utf8');
       if (length > this.scratch.length) this.wide = Buffer.allocUnsafe(length);
-      (this.wide ?? this.scratch).write(key, 0, length, 'utf8');
+      (this.wide ?? this.scratch).write(text, 0, length, 'utf8');
     }
     this.encodedHash = hashBytes(this.scratchBytes(length), 0, length);
     return (this.encodedLength = length);

@@ -329,9 +329,12 @@ export class Ledger {
     let changed = 0;
     for (let row = 0; row < other.size; row++) {
       const record = other.record(row);
+      const requestTag = other.columns.requestTag[row];
+      // Only the suffix upsert() added (`#<this row's tag>`) is taken off: other keys may end in `#<digits>` (Amp's do).
+      const suffix = `#${requestTag}`;
       const result = this.upsert({
-        dedupeKey: record.key.replace(/#\d+$/, ''),
-        requestTag: other.columns.requestTag[row],
+        dedupeKey: requestTag !== 0 && record.key.endsWith(suffix) ? record.key.slice(0, -suffix.length) : record.key,
+        requestTag,
         agent: record.agent,
         timestamp: record.timestamp,
         sessionId: record.sessionId,

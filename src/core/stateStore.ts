@@ -65,7 +65,19 @@ export interface LoadedState extends ReadingState {
 export type LoadOutcome =
   | { kind: 'loaded'; state: LoadedState }
   | { kind: 'missing' }
+  /** The file is there but could not be read (permissions, EMFILE, EIO...): not damaged, and not to be replaced. */
+  | { kind: 'unreadable'; reason: string }
   | { kind: 'corrupt'; reason: string };
+
+/**
+ * True for an error of the system reading the file (EACCES, EMFILE, EIO, EISDIR...), as opposed to one of decoding
+ * what was read (Node's own ERR_* codes, or none): the first says nothing about the file, the second that it is
+ * damaged.
+ */
+export function isReadError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
 
 /** The default state directory for the CLI: $XDG_STATE_HOME/agent-spend (or the OS equivalent). */
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -495,7 +507,7 @@ export class StateStore {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return { kind: 'missing' };
-      if (code) return { kind: 'corrupt', reason: `cannot read ${this.file}: ${(error as Error).message}` };
+      if (isReadError(error)) return { kind: 'unreadable', reason: `cannot read ${this.file}: ${(error as Error).message}` };
       return { kind: 'corrupt', reason: `${this.file}: ${(error as Error).message}` };
     }
   }
@@ -510,6 +522,8 @@ export class StateStore {
     const release = this.lock();
     try {
       const current = this.load(ledger.prices);
+      // Writing now would replace records this process has never seen.
+      if (current.kind === 'unreadable') throw new Error(current.reason);
       if (current.kind === 'loaded' && current.state.generation !== loadedGeneration) {
         ledger.mergeFrom(current.state.ledger);
         for (const [file, theirs] of current.state.cursors) {
@@ -544,7 +558,11 @@ export class StateStore {
     }
   }
 
-  /** A lock file held only while writing; a lock left by a dead process or older than 30 s is taken over. */
+  /**
+   * A lock file held only while writing. A lock left by a dead process or older than 30 s is taken over at once, and
+   * any lock after 10 s of waiting (a save takes milliseconds: its holder is stuck). Writes stay atomic either way;
+   * two writers at once can only make the later one miss the other's newest records until its next save.
+   */
   private lock(): () => void {
     const deadline = Date.now() + 10_000;
     for (;;) {

@@ -28,18 +28,23 @@ function waitFor(snapshots: Report[], subscribe: (f: () => void) => void, until:
   });
 }
 
+/** A watching engine worker over `configDir`, its snapshots and errors, and the subscription waitFor() needs. */
+function watching(configDir: string, stateDir: string, onError: (message: string) => void) {
+  const snapshots: Report[] = [];
+  let notify = () => {};
+  const client = new EngineClient(
+    { env: isolatedEnv(configDir), stateDir, watch: true, debounceMs: 20 },
+    { onSnapshot: ({ report }) => (snapshots.push(report), notify()), onError: (e) => (onError(e), notify()) },
+    path.join(REPO, 'dist', 'engineWorker.js'),
+  );
+  return { client, snapshots, subscribe: (f: () => void) => (notify = f) };
+}
+
 describe('live updates', () => {
   it('the worker posts a snapshot for an append, a new session file and a new subagent file', async () => {
     const { configDir, transcript } = claudeHome();
     fs.writeFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm1', output: 1 })}\n`);
-    const snapshots: Report[] = [];
-    let notify = () => {};
-    const client = new EngineClient(
-      { env: isolatedEnv(configDir), stateDir: tempDir(), watch: true, debounceMs: 20 },
-      { onSnapshot: ({ report }) => (snapshots.push(report), notify()), onError: (e) => assert.fail(e) },
-      path.join(REPO, 'dist', 'engineWorker.js'),
-    );
-    const subscribe = (f: () => void) => (notify = f);
+    const { client, snapshots, subscribe } = watching(configDir, tempDir(), (e) => assert.fail(e));
     try {
       await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 1);
       fs.appendFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm2', output: 10 })}\n`);
@@ -86,6 +91,25 @@ describe('live updates', () => {
       await new Promise((resolve) => child.once('exit', resolve));
     }
     assert.equal(child.exitCode, 0, 'watch saves and exits cleanly on SIGTERM');
+  });
+});
+
+describe('live updates without a state folder', () => {
+  it('a state folder that cannot be written does not stop the live updates', async () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm1', output: 1 })}\n`);
+    const stateDir = path.join(tempDir(), 'state');
+    fs.writeFileSync(stateDir, 'a file where the state folder should be');
+    const errors: string[] = [];
+    const { client, snapshots, subscribe } = watching(configDir, stateDir, (e) => errors.push(e));
+    try {
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 1);
+      fs.appendFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm2', output: 10 })}\n`);
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 11);
+      assert.ok(errors.some((e) => /EEXIST|ENOTDIR|state/.test(e)), `the failed save is reported: ${JSON.stringify(errors)}`);
+    } finally {
+      await client.stop();
+    }
   });
 });
 

@@ -3,11 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Engine } from '../../src/core/engine';
+import { ampSource } from '../../src/core/sources/amp';
 import { STATE_FILE } from '../../src/core/stateStore';
-import { assistantLine, claudeHome, CLI, isolatedEnv, tempDir } from './helpers';
+import { assistantLine, claudeHome, CLI, isolatedEnv, REPO, tempDir } from './helpers';
 
 const S = '66666666-6666-4666-8666-666666666666';
 
@@ -23,6 +25,37 @@ function seed(lines: number): { configDir: string; transcript: string } {
   fs.writeFileSync(transcript(S), `${text}\n`);
   return { configDir, transcript: transcript(S) };
 }
+
+/** seed(lines), read and saved once into a fresh state folder. */
+function savedState(lines: number): { configDir: string; transcript: string; stateDir: string } {
+  const seeded = seed(lines);
+  const stateDir = tempDir();
+  const first = engine(seeded.configDir, stateDir);
+  first.scan();
+  first.save();
+  return { ...seeded, stateDir };
+}
+
+/**
+ * Runs `body` while node:fs's `name` fails with `code` for the calls `when` picks (the first such call only, with
+ * `once`): what a busy or failing disk does to a read of the state file.
+ */
+function withFsFailing<T>(name: 'readFileSync' | 'readSync', when: (args: unknown[]) => boolean, code: string, once: boolean, body: () => T): T {
+  const cjsFs = createRequire(__filename)('node:fs') as Record<string, (...args: unknown[]) => unknown>;
+  const real = cjsFs[name];
+  cjsFs[name] = (...args: unknown[]) => {
+    if (!when(args)) return real(...args);
+    if (once) cjsFs[name] = real;
+    throw Object.assign(new Error(`${code}: simulated failure`), { code });
+  };
+  try {
+    return body();
+  } finally {
+    cjsFs[name] = real;
+  }
+}
+
+const isStateFile = (args: unknown[]) => String(args[0]).endsWith(STATE_FILE);
 
 describe('persistence', () => {
   it('round-trips records and cursors: a warm start reads no bytes and reports the same totals', () => {
@@ -133,6 +166,85 @@ describe('persistence', () => {
     assert.equal(merged.report().totals.requests, 80);
     assert.equal(fs.readdirSync(stateDir).filter((f) => f.endsWith('.tmp') || f.endsWith('.lock')).length, 0);
   });
+  it('a state file that cannot be read for a moment is left in place, and the records of deleted logs come back', () => {
+    const { configDir, transcript, stateDir } = savedState(3);
+    fs.rmSync(transcript); // Claude Code's cleanup: these 3 requests now live only in the state file
+    // One read of the state file fails as it would with too many open files (the extension host, busy).
+    withFsFailing('readFileSync', isStateFile, 'EMFILE', true, () => {
+      const second = engine(configDir, stateDir);
+      assert.match(second.warnings().join('\n'), /cannot read .*EMFILE/);
+      second.scan();
+      second.save(); // the file reads again by now: its records are merged, not replaced
+    });
+    assert.deepEqual(fs.readdirSync(stateDir), [STATE_FILE], 'nothing set aside');
+    const third = engine(configDir, stateDir);
+    third.scan();
+    assert.equal(third.report().totals.requests, 3);
+  });
+
+  it('a save refuses to replace a state file it cannot read', () => {
+    const { configDir, transcript, stateDir } = savedState(2);
+    fs.rmSync(transcript); // the 2 requests now live only in the state file
+    withFsFailing('readFileSync', isStateFile, 'EIO', false, () => {
+      const blind = engine(configDir, stateDir); // sees neither the file's records nor the deleted log
+      blind.scan();
+      assert.throws(() => blind.save(), /cannot read .*EIO/);
+    });
+    assert.deepEqual(fs.readdirSync(stateDir), [STATE_FILE]);
+    assert.equal(engine(configDir, stateDir).report().totals.requests, 2, 'the file as it was');
+  });
+
+  it('records that cannot be read when they are needed (a deferred start) stop the scan, and nothing is set aside', () => {
+    const { configDir, transcript, stateDir } = savedState(3);
+    const cli = new Engine({ env: isolatedEnv(configDir), stateDir });
+    cli.open({ deferRecords: true }); // the CLI's start: the records stay on disk until something needs them
+    fs.appendFileSync(transcript, `${assistantLine({ messageId: 'late', output: 5 })}\n`);
+    // The first read after this is the records' (they are needed before the transcript's new line is read).
+    withFsFailing('readSync', () => true, 'EIO', true, () => assert.throws(() => cli.scan(), /cannot read .*EIO/));
+    assert.deepEqual(fs.readdirSync(stateDir), [STATE_FILE]);
+    assert.deepEqual(cli.warnings(), []);
+    const after = engine(configDir, stateDir);
+    after.scan();
+    assert.equal(after.report().totals.requests, 4);
+  });
+
+  it('a dedupe key holding a newline keeps every key after it in place across a warm start', () => {
+    // Keys are stored newline-separated; a message id with an escaped newline once shifted every key after it.
+    const { configDir, transcript } = claudeHome();
+    const first = transcript(S);
+    const ids = ['msg_a', 'msg_b\nx', 'msg_c', 'msg_d'];
+    fs.writeFileSync(first, ids.map((id) => assistantLine({ messageId: id, output: 7 })).join('\n') + '\n');
+    const stateDir = tempDir();
+    const a = engine(configDir, stateDir);
+    a.scan();
+    a.save();
+    // Claude Code resumes the session: the old lines are copied into a new transcript.
+    fs.writeFileSync(path.join(path.dirname(first), '77777777-7777-4777-8777-777777777777.jsonl'), fs.readFileSync(first));
+    const b = engine(configDir, stateDir);
+    b.scan();
+    assert.equal(b.report().totals.requests, 4);
+  });
+
+  it('records whose own keys end in #<digits> (Amp) are counted once when two processes save', () => {
+    const home = tempDir();
+    const env = { ...isolatedEnv(tempDir()), AMP_DATA_DIR: path.join(REPO, 'test', 'fixtures', 'amp', 'message-usage') };
+    const stateDir = tempDir();
+    const open = () => {
+      const e = new Engine({ env: { ...env, HOME: home }, stateDir, sources: [ampSource] });
+      e.open();
+      return e;
+    };
+    const window = open(); // the extension's engine
+    const cli = open(); // a CLI run beside it
+    cli.scan();
+    cli.save();
+    window.scan();
+    window.save(); // merges the CLI's save
+    const alone = cli.report().totals.requests;
+    assert.ok(alone > 0);
+    assert.equal(open().report().totals.requests, alone);
+  });
+
   it('a save that fails says why, leaves the old state in place and no temporary file or lock behind', () => {
     const { configDir } = seed(10);
     const stateDir = tempDir();
