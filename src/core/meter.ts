@@ -20,6 +20,8 @@ export interface RunningSession {
   project: string;
   model: string;
   usd: number;
+  /** Requests of the session whose model has no known price (their cost is not in `usd`). */
+  unpricedRequests?: number;
   /** The session's first request. */
   firstAt: number;
   lastAt: number;
@@ -91,6 +93,7 @@ export function buildMeter(ledger: Ledger, options: MeterOptions, now = Date.now
         project: strings[c.project[row]],
         model: strings[c.model[row]],
         usd: 0,
+        unpricedRequests: 0,
         firstAt: t,
         lastAt: t,
         burnPerHour: 0,
@@ -106,6 +109,7 @@ export function buildMeter(ledger: Ledger, options: MeterOptions, now = Date.now
       const t = c.timestamp[row];
       const cost = c.costUsd[row];
       if (cost === cost) session.usd += cost;
+      else session.unpricedRequests = (session.unpricedRequests ?? 0) + 1;
       if (t < session.firstAt) session.firstAt = t;
       if (t >= session.lastAt) {
         session.lastAt = t;

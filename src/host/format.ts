@@ -49,10 +49,13 @@ export function statusView(meter: Meter, unit: MeterUnit, running: RunningAgentV
   let text: string;
   let level: StatusView['level'] = 'ok';
   if (pressing) {
-    text = `$(pulse) ${amount(pressing, pressing.unit === 'usd' ? pressing.spentUsd : pressing.spentTokens)} / ${amount(pressing, pressing.limit)} ${PERIOD_WORD[pressing.budget.period]}`;
+    // Unpriced requests are not free: a USD figure that leaves them out says so ("+?"), as the report does.
+    const unknown = pressing.unit === 'usd' && pressing.unpricedRequests > 0 ? '+?' : '';
+    text = `$(pulse) ${amount(pressing, pressing.unit === 'usd' ? pressing.spentUsd : pressing.spentTokens)}${unknown} / ${amount(pressing, pressing.limit)} ${PERIOD_WORD[pressing.budget.period]}`;
     level = pressing.level;
   } else {
-    text = `$(pulse) ${unit === 'usd' ? usd(meter.today.usd) : `${tokens(meter.today.tokens)} tok`} today`;
+    const unknown = unit === 'usd' && meter.today.unpricedRequests > 0 ? '+?' : '';
+    text = `$(pulse) ${unit === 'usd' ? `${usd(meter.today.usd)}${unknown}` : `${tokens(meter.today.tokens)} tok`} today`;
   }
   return { text, level, tooltip: tooltipMarkdown(meter, unit, running) };
 }
@@ -99,7 +102,7 @@ export function tooltipMarkdown(meter: Meter, unit: MeterUnit, running: RunningA
     lines.push('', '**Running now**', '');
     for (const session of meter.running) {
       lines.push(
-        `- ${escapeMarkdown(session.agent)} · ${escapeMarkdown(session.project)} · ${escapeMarkdown(session.model)} · ${usd(session.usd)}${session.burnPerHour > 0 ? ` · ${usd(session.burnPerHour)}/h` : ''}`,
+        `- ${escapeMarkdown(session.agent)} · ${escapeMarkdown(session.project)} · ${escapeMarkdown(session.model)} · ${usd(session.usd)}${(session.unpricedRequests ?? 0) > 0 ? '+?' : ''}${session.burnPerHour > 0 ? ` · ${usd(session.burnPerHour)}/h` : ''}`,
       );
     }
   }

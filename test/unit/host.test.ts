@@ -9,7 +9,9 @@ import { dueAlerts, pruneNotified, settledKeys } from '../../src/host/alerts';
 import { queryFor } from '../../src/host/breakdownPanel';
 import { statusView } from '../../src/host/format';
 import type { BudgetState } from '../../src/core/budget';
-import type { Meter } from '../../src/core/meter';
+import { buildMeter, type Meter } from '../../src/core/meter';
+import { Ledger } from '../../src/core/ledger';
+import { PriceBook } from '../../src/core/pricing/pricing';
 import { assistantLine, claudeHome, REPO, tempDir } from './helpers';
 import * as fake from './fakeVscode';
 
@@ -78,6 +80,30 @@ describe('status bar text', () => {
     const running = [{ pid: 4242, startTicks: 777, agent: 'claude-code', terminalName: 'api <b>', cwd: '/w', sessionId: 'abcdef012345', usd: 2.5, burnPerHour: 1 }];
     const view = statusView(meter, 'usd', running);
     assert.match(view.tooltip, /\$\(terminal\) api \\<b\\> · claude\\-code · session abcdef01 · \$2\.50 · \$1\.00\/h · \[Stop\]\(command:agentSpend\.stopAgent\?%5B4242%2C777%5D /);
+  });
+
+  it('says "+?" where requests could not be priced: unpriced spend is not $0.00', () => {
+    const ledger = new Ledger(new PriceBook());
+    const now = Date.now();
+    ledger.upsert({
+      dedupeKey: 'a',
+      requestTag: 0,
+      agent: 'claude-code',
+      timestamp: now - 60_000,
+      sessionId: 's1',
+      project: '/p',
+      model: 'acme-coder-9',
+      inputTokens: 5e6,
+      outputTokens: 1e6,
+      cacheWrite5mTokens: 0,
+      cacheWrite1hTokens: 0,
+      cacheReadTokens: 0,
+      fast: false,
+      sidechain: false,
+    });
+    const view = statusView(buildMeter(ledger, { budgets: [], weekStartsOn: 1, workspaceFolders: [] }, now), 'usd');
+    assert.equal(view.text, '$(pulse) $0.00+? today');
+    assert.match(view.tooltip, /acme\\-coder\\-9 · \$0\.00\+\?/);
   });
 
   it('shows today per agent when more than one agent spent today', () => {

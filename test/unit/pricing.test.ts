@@ -6,6 +6,7 @@ import { calcPrice } from '@pydantic/genai-prices';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { normaliseModel, parsePriceOverrides, PriceBook } from '../../src/core/pricing/pricing';
+import type { TokenCounts } from '../../src/core/usage';
 import { tempDir } from './helpers';
 
 const MODELS = [
@@ -23,6 +24,21 @@ function random(seed: number): () => number {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
+}
+
+/** What genai-prices itself says the request costs (prompt = uncached input, cache writes and cache reads). */
+function tableCost(model: string, at: number, t: TokenCounts, providerId?: string): number | undefined {
+  return calcPrice(
+    {
+      input_tokens: t.inputTokens + t.cacheWrite5mTokens + t.cacheWrite1hTokens + t.cacheReadTokens,
+      cache_write_tokens: t.cacheWrite5mTokens + t.cacheWrite1hTokens,
+      cache_write_1h_tokens: t.cacheWrite1hTokens,
+      cache_read_tokens: t.cacheReadTokens,
+      output_tokens: t.outputTokens,
+    },
+    model,
+    { ...(providerId ? { providerId } : {}), timestamp: new Date(at) },
+  )?.total_price;
 }
 
 describe('pricing', () => {
@@ -43,19 +59,9 @@ describe('pricing', () => {
       };
       if (i === 5) Object.assign(tokens, { inputTokens: 200000, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, cacheReadTokens: 0 });
       const ours = book.cost(model, timestamp, tokens, false);
-      const theirs = calcPrice(
-        {
-          input_tokens: tokens.inputTokens + tokens.cacheWrite5mTokens + tokens.cacheWrite1hTokens + tokens.cacheReadTokens,
-          cache_write_tokens: tokens.cacheWrite5mTokens + tokens.cacheWrite1hTokens,
-          cache_write_1h_tokens: tokens.cacheWrite1hTokens,
-          cache_read_tokens: tokens.cacheReadTokens,
-          output_tokens: tokens.outputTokens,
-        },
-        model,
-        { providerId: 'anthropic', timestamp: new Date(timestamp) },
-      );
-      assert.ok(theirs, `calcPrice knows ${model}`);
-      assert.ok(Math.abs(ours - theirs.total_price) < 1e-9, `${model} ${JSON.stringify(tokens)}: ${ours} vs ${theirs.total_price}`);
+      const theirs = tableCost(model, timestamp, tokens, 'anthropic');
+      assert.ok(theirs !== undefined, `calcPrice knows ${model}`);
+      assert.ok(Math.abs(ours - theirs) < 1e-9, `${model} ${JSON.stringify(tokens)}: ${ours} vs ${theirs}`);
     }
   });
 
@@ -67,6 +73,7 @@ describe('pricing', () => {
     const t = Date.parse('2026-07-01T12:00:00Z');
     const tokens = { inputTokens: 1000, outputTokens: 1000, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, cacheReadTokens: 0 };
     assert.equal(book.cost('us.anthropic.claude-sonnet-4-5-20250929-v1:0', t, tokens, false), book.cost('claude-sonnet-4-5-20250929', t, tokens, false));
+    assert.equal(book.cost('us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0', t, tokens, false), book.cost('claude-sonnet-4-5-20250929', t, tokens, false));
   });
 
   it('user overrides win, per field, and price a model the table does not know', () => {
@@ -74,7 +81,11 @@ describe('pricing', () => {
     const t = Date.parse('2026-07-01T12:00:00Z');
     const tokens = { inputTokens: 1_000_000, outputTokens: 1_000_000, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, cacheReadTokens: 0 };
     assert.equal(book.cost('acme-coder', t, tokens, false), 3);
-    assert.equal(book.cost('claude-sonnet-4-5-20250929', t, tokens, false), 3 + 100);
+    // 1M prompt tokens: above Sonnet 4.5's 200k threshold, so the input the user did not override stays at the
+    // table's long-context rate (6); the output they set holds for every request size.
+    assert.equal(book.cost('claude-sonnet-4-5-20250929', t, tokens, false), 6 + 100);
+    const small = { ...tokens, inputTokens: 100_000 };
+    assert.equal(book.cost('claude-sonnet-4-5-20250929', t, small, false), 0.3 + 100);
     assert.ok(Number.isNaN(new PriceBook().cost('acme-coder', t, tokens, false)), 'unknown stays unknown');
   });
 
@@ -99,10 +110,11 @@ describe('rate card cache', () => {
     const cost = first.cost('claude-sonnet-4-5-20250929', t, tokens, false);
     first.persist();
     const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
-    assert.equal(stored.table, 'genai-prices@0.1.8');
-    assert.equal(stored.cards[`claude-sonnet-4-5-20250929\u0000${day}`].input, 3);
+    assert.match(stored.table, /^genai-prices@0\.1\.8;rules-\d+$/);
+    const key = `anthropic\u0000claude-sonnet-4-5-20250929\u0000${day}`;
+    assert.equal(stored.cards[key].input, 3);
     // Prove the second book answers from the file: doctor it.
-    stored.cards[`claude-sonnet-4-5-20250929\u0000${day}`].input = 42;
+    stored.cards[key].input = 42;
     fs.writeFileSync(file, JSON.stringify(stored));
     assert.equal(cost, 0.3);
     assert.equal(new PriceBook({}, file).cost('claude-sonnet-4-5-20250929', t, tokens, false), 4.2);
@@ -114,5 +126,54 @@ describe('rate card cache', () => {
     assert.equal(new PriceBook({}, file).cost('claude-sonnet-4-5-20250929', t, tokens, false), 0.3);
     fs.writeFileSync(file, '{"table": "genai-prices@0.1.8", "cards": ');
     assert.equal(new PriceBook({}, file).cost('claude-sonnet-4-5-20250929', t, tokens, false), 0.3);
+  });
+});
+
+describe('pricing: time of day, overrides and the rules behind cached cards', () => {
+  const M = 1_000_000;
+  const plain: TokenCounts = { inputTokens: M, outputTokens: M, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, cacheReadTokens: 0 };
+
+  it('time-of-day prices (DeepSeek off-peak and peak windows) follow the request time, not noon of its day', () => {
+    const book = new PriceBook();
+    for (const [model, at] of [
+      ['deepseek-chat', '2026-09-10T20:00:00Z'], // off-peak (16:30-00:30 UTC): half price
+      ['deepseek-chat', '2026-09-10T12:00:00Z'],
+      ['deepseek-v4-pro', '2026-09-10T02:00:00Z'], // peak window (01:00-04:00 UTC): double price
+      ['deepseek-v4-pro', '2026-09-10T12:00:00Z'],
+    ] as const) {
+      const ours = book.cost(model, Date.parse(at), plain, false);
+      const theirs = tableCost(model, Date.parse(at), plain);
+      assert.ok(theirs !== undefined);
+      assert.ok(Math.abs(ours - theirs) < 1e-9, `${model} at ${at}: ours ${ours}, table ${theirs}`);
+    }
+  });
+
+  it('an override of one field keeps the long-context tier of the fields it does not set', () => {
+    const model = 'claude-sonnet-4-5-20250929';
+    const at = Date.parse('2026-09-10T12:00:00Z');
+    // 300k prompt: above Sonnet 4.5's 200k threshold.
+    const long: TokenCounts = { inputTokens: 300_000, outputTokens: 10_000, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, cacheReadTokens: 0 };
+    const bundled = new PriceBook().cost(model, at, long, false);
+    const overridden = new PriceBook({ [model]: { fastMultiplier: 2 } }).cost(model, at, long, false);
+    assert.ok(Math.abs(bundled - overridden) < 1e-9, `bundled ${bundled}, with an unrelated override ${overridden}`);
+  });
+
+  it('a rate-card cache (and a ledger) written under other pricing rules is not trusted', () => {
+    const file = path.join(tempDir(), 'rate-cards.json');
+    const at = Date.parse('2026-09-10T12:00:00Z');
+    const day = Math.floor(at / 86_400_000);
+    const tokens: TokenCounts = { inputTokens: 1000, outputTokens: 1000, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, cacheReadTokens: 0 };
+    const fresh = new PriceBook().cost('claude-opus-4-6', at, tokens, true);
+    // What a build with other rules (here: a fast multiplier of 2) left on disk under the table name it used.
+    const stale = { input: 5, output: 25, cacheWrite5m: 6.25, cacheWrite1h: 10, cacheRead: 0.5, fastMultiplier: 2 };
+    const cards = { [`claude-opus-4-6\u0000${day}`]: stale, [`anthropic\u0000claude-opus-4-6\u0000${day}`]: stale };
+    fs.writeFileSync(file, JSON.stringify({ table: 'genai-prices@0.1.8', cards }));
+    assert.equal(new PriceBook({}, file).cost('claude-opus-4-6', at, tokens, true), fresh, 'the stale card is not used');
+    assert.notEqual(new PriceBook().version, 'genai-prices@0.1.8;[]', 'ledgers priced under the old rules are repriced');
+  });
+
+  it('the table tag names the installed genai-prices', () => {
+    const installed = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'node_modules', '@pydantic', 'genai-prices', 'package.json'), 'utf8')).version;
+    assert.ok(new PriceBook().version.startsWith(`genai-prices@${installed};`));
   });
 });

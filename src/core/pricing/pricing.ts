@@ -31,6 +31,11 @@ export interface RateCard {
   tier?: { threshold: number; above: Omit<RateCard, 'tier' | 'fastMultiplier'> };
   /** Premium for `speed: "fast"` requests. */
   fastMultiplier: number;
+  /**
+   * Milliseconds after UTC midnight where a time-of-day price (DeepSeek's peak / off-peak windows) starts or ends:
+   * such a model's price depends on the time of the request, not only its day.
+   */
+  dayBoundaries?: number[];
 }
 
 /** A user's price for one model, USD per million tokens. Omitted fields fall back to the bundled price. */
@@ -55,7 +60,7 @@ const FAST_MULTIPLIERS: Array<[RegExp, number]> = [[/^claude-opus-4-[6-9]/, 6]];
  */
 export function normaliseModel(model: string): string {
   let name = model.trim().toLowerCase();
-  name = name.replace(/^(?:(?:us|eu|apac|global|jp|au)\.)?(?:anthropic\.|anthropic\/)/, '');
+  name = name.replace(/^(?:(?:us-gov|us|eu|apac|global|jp|au)\.)?(?:anthropic\.|anthropic\/)/, '');
   name = name.replace(/-v\d+(?::\d+)?$/, '');
   name = name.replace(/@(\d{8})$/, '-$1');
   return name;
@@ -119,21 +124,64 @@ function applyOverride(card: RateCard | undefined, override: PriceOverride | und
   const input = override.input ?? card?.input;
   const output = override.output ?? card?.output;
   if (input === undefined || output === undefined) return undefined;
-  return {
+  const result: RateCard = {
     input,
     output,
     cacheWrite5m: override.cacheWrite5m ?? card?.cacheWrite5m ?? input * 1.25,
     cacheWrite1h: override.cacheWrite1h ?? card?.cacheWrite1h ?? input * 2,
     cacheRead: override.cacheRead ?? card?.cacheRead ?? input * 0.1,
     fastMultiplier: override.fastMultiplier ?? card?.fastMultiplier ?? 1,
-    // A user who sets their own price means it for every request size.
-    tier: undefined,
   };
+  if (card?.dayBoundaries) result.dayBoundaries = card.dayBoundaries;
+  // A price the user sets holds for every request size; the fields they leave to the table keep its long-context
+  // tier (an override of the fast multiplier alone must not reprice 300k-token requests at the base rate).
+  const above = card?.tier?.above;
+  if (card?.tier && above) {
+    const tiered = {
+      input: override.input ?? above.input,
+      output: override.output ?? above.output,
+      cacheWrite5m: override.cacheWrite5m ?? above.cacheWrite5m,
+      cacheWrite1h: override.cacheWrite1h ?? above.cacheWrite1h,
+      cacheRead: override.cacheRead ?? above.cacheRead,
+    };
+    const differs = (Object.keys(tiered) as Array<keyof typeof tiered>).some((k) => tiered[k] !== result[k]);
+    if (differs) result.tier = { threshold: card.tier.threshold, above: tiered };
+  }
+  return result;
 }
 
 const DAY_MS = 86_400_000;
 
 const TABLE = 'genai-prices@0.1.8';
+/**
+ * Bump whenever the way a table answer becomes a RateCard changes (rateCardOf, FAST_MULTIPLIERS, normaliseModel,
+ * which provider is asked): cached cards and stored costs made by the old rules are then made again.
+ */
+const RULES = 2;
+const CACHE_TAG = `${TABLE};rules-${RULES}`;
+
+/** `HH:MM:SS[.fff](Z|+HH:MM|-HH:MM)` as milliseconds after UTC midnight. */
+function timeOfDayMs(text: string): number | undefined {
+  const m = /^(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|([+-])(\d{2}):(\d{2}))$/.exec(text);
+  if (!m) return undefined;
+  const local = (Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1000;
+  const zone = m[4] === 'Z' ? 0 : (m[5] === '+' ? 1 : -1) * (Number(m[6]) * 3600 + Number(m[7]) * 60) * 1000;
+  return (((local - zone) % DAY_MS) + DAY_MS) % DAY_MS;
+}
+
+function dayBoundariesOf(prices: unknown): number[] | undefined {
+  if (!Array.isArray(prices)) return undefined;
+  const boundaries = new Set<number>();
+  for (const entry of prices as Array<{ constraint?: { type?: string; start_time?: string; end_time?: string } }>) {
+    const c = entry.constraint;
+    if (c?.type !== 'time_of_date') continue;
+    for (const t of [c.start_time, c.end_time]) {
+      const ms = t === undefined ? undefined : timeOfDayMs(t);
+      if (ms !== undefined && ms > 0) boundaries.add(ms);
+    }
+  }
+  return boundaries.size > 0 ? [...boundaries].sort((a, b) => a - b) : undefined;
+}
 
 interface RateCardCache {
   table: string;
@@ -142,6 +190,8 @@ interface RateCardCache {
 
 export class PriceBook {
   private readonly cards = new Map<string, Map<number, RateCard | null>>();
+  /** Cards of models with time-of-day prices, by (day, segment of the day). */
+  private readonly timedCards = new Map<string, Map<number, RateCard | null>>();
   private readonly overrides: Map<string, PriceOverride>;
   /** Rate cards resolved from the table on earlier runs (see persist()). */
   private stored: Record<string, RateCard | null> | null = null;
@@ -158,7 +208,7 @@ export class PriceBook {
     private readonly cacheFile?: string,
   ) {
     this.overrides = new Map(Object.entries(overrides).map(([model, price]) => [normaliseModel(model), price]));
-    this.version = `${TABLE};${JSON.stringify(Object.entries(overrides).sort())}`;
+    this.version = `${CACHE_TAG};${JSON.stringify(Object.entries(overrides).sort())}`;
   }
 
   /** Writes the rate cards resolved in this run to the cache file, atomically; a failure only costs speed. */
@@ -167,7 +217,7 @@ export class PriceBook {
     try {
       fs.mkdirSync(path.dirname(this.cacheFile), { recursive: true });
       const temporary = `${this.cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(temporary, JSON.stringify({ table: TABLE, cards: this.stored } satisfies RateCardCache));
+      fs.writeFileSync(temporary, JSON.stringify({ table: CACHE_TAG, cards: this.stored } satisfies RateCardCache));
       fs.renameSync(temporary, this.cacheFile);
       this.storedChanged = false;
     } catch {
@@ -181,7 +231,7 @@ export class PriceBook {
     if (this.cacheFile) {
       try {
         const data = JSON.parse(fs.readFileSync(this.cacheFile, 'utf8')) as RateCardCache;
-        if (data.table === TABLE && typeof data.cards === 'object' && data.cards !== null) this.stored = data.cards;
+        if (data.table === CACHE_TAG && typeof data.cards === 'object' && data.cards !== null) this.stored = data.cards;
       } catch {
         // absent or damaged: start afresh
       }
@@ -200,6 +250,25 @@ export class PriceBook {
       card = this.resolve(model, day) ?? null;
       byDay.set(day, card);
     }
+    if (card !== null && card.dayBoundaries) return this.timedRates(model, timestamp, day, card.dayBoundaries);
+    return card ?? undefined;
+  }
+
+  /** A model whose price changes within the day: the card of the segment of the day `timestamp` falls in. */
+  private timedRates(model: string, timestamp: number, day: number, boundaries: number[]): RateCard | undefined {
+    const offset = timestamp - day * DAY_MS;
+    let segment = 0;
+    while (segment < boundaries.length && offset >= boundaries[segment]) segment++;
+    let bySegment = this.timedCards.get(model);
+    if (!bySegment) this.timedCards.set(model, (bySegment = new Map()));
+    const key = day * 1024 + segment;
+    let card = bySegment.get(key);
+    if (card === undefined) {
+      const start = segment === 0 ? 0 : boundaries[segment - 1];
+      const end = segment === boundaries.length ? DAY_MS : boundaries[segment];
+      card = this.resolve(model, day, { segment, at: day * DAY_MS + (start + end) / 2 }) ?? null;
+      bySegment.set(key, card);
+    }
     return card ?? undefined;
   }
 
@@ -210,31 +279,41 @@ export class PriceBook {
     return costWith(card, tokens, fast);
   }
 
-  private resolve(model: string, day: number): RateCard | undefined {
+  private resolve(model: string, day: number, time?: { segment: number; at: number }): RateCard | undefined {
     const name = normaliseModel(model);
-    const bundled = this.bundled(name, day);
+    const bundled = this.bundled(name, providerFor(name), name, day, time);
     return applyOverride(bundled, this.overrides.get(name) ?? this.overrides.get(model));
   }
 
-  private bundled(name: string, day: number): RateCard | undefined {
+  private bundled(
+    lookup: string,
+    providerId: string | undefined,
+    name: string,
+    day: number,
+    time?: { segment: number; at: number },
+  ): RateCard | undefined {
     const stored = this.storedCards();
-    const key = `${name}\u0000${day}`;
+    const key = `${providerId ?? ''}\u0000${lookup}\u0000${day}${time ? `\u0000${time.segment}` : ''}`;
     if (key in stored) return stored[key] ?? undefined;
-    const card = this.fromTable(name, day);
+    // Noon of the day: the table's dated price changes take effect at UTC day boundaries. Time-of-day prices are
+    // asked for at the middle of their segment of the day.
+    const card = this.fromTable(lookup, providerId, name, time?.at ?? day * DAY_MS + DAY_MS / 2);
     stored[key] = card ?? null;
     this.storedChanged = true;
     return card;
   }
 
-  private fromTable(name: string, day: number): RateCard | undefined {
-    const providerId = providerFor(name);
+  private fromTable(lookup: string, providerId: string | undefined, name: string, at: number): RateCard | undefined {
     try {
-      // Noon of the day: the table's dated price changes take effect at day boundaries.
-      const result = loadGenaiPrices().calcPrice({ input_tokens: 1, output_tokens: 1 }, name, {
+      const result = loadGenaiPrices().calcPrice({ input_tokens: 1, output_tokens: 1 }, lookup, {
         ...(providerId ? { providerId } : {}),
-        timestamp: new Date(day * DAY_MS + DAY_MS / 2),
+        timestamp: new Date(at),
       });
-      return result ? rateCardOf(result.model_price, name) : undefined;
+      if (!result) return undefined;
+      const card = rateCardOf(result.model_price, name);
+      const boundaries = dayBoundariesOf(result.model.prices);
+      if (card && boundaries) card.dayBoundaries = boundaries;
+      return card;
     } catch {
       return undefined;
     }
