@@ -90,7 +90,13 @@ export function mapSession(session: SessionActivity, running: RunningAgent[], se
     p.sessionHint !== session.sessionId &&
     sessions.some((s) => s.sessionId === p.sessionHint && s.agent === p.agent && hintIsFresh(p, s, sessions));
   const inFolder = ofAgent.filter((p) => samePath(p.cwd, session.project) && !claimsAnother(p));
-  if (inFolder.length === 1 && claimed.length === 0) return { kind: 'mapped', process: inFolder[0], evidence: 'cwd' };
+  // The folder alone is weak: never enough for a process whose own evidence names another session (its session
+  // file, even for a session with no usage yet, or another session's log held open). Such a one is only offered.
+  const namesAnother = (p: RunningAgent): boolean =>
+    (!!p.sessionHint && p.sessionHint !== session.sessionId) ||
+    sessions.some((s) => s.agent === session.agent && s.sessionId !== session.sessionId && holdsLogOf(p, s.sessionId)) ||
+    !!p.openFiles?.some((file) => /(^|[\\/])rollout-[^\\/]*\.jsonl$/.test(file) && !(session.sessionId.length >= 8 && file.includes(session.sessionId)));
+  if (inFolder.length === 1 && claimed.length === 0 && !namesAnother(inFolder[0])) return { kind: 'mapped', process: inFolder[0], evidence: 'cwd' };
   const candidates = claimed.length > 1 ? claimed : inFolder;
   return candidates.length > 0 ? { kind: 'ambiguous', candidates } : { kind: 'none' };
 }

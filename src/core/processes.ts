@@ -137,6 +137,26 @@ export function mergePatterns(extra: unknown): { patterns: Record<string, RegExp
 }
 
 const INTERPRETERS = /^(node|nodejs|bun|deno|python\d*(\.\d+)?|uv|npx|pnpx)(\.exe)?$/i;
+/** Where installed programs live (npm, pip): a script there is a program, not a file of the user's project. */
+const INSTALLED = /[\\/](node_modules|site-packages|dist-packages)[\\/]/;
+/** Interpreter options whose value is the next argument (a module to preload, a warning filter), never the script. */
+const OPTION_WITH_VALUE = /^(-r|--require|--import|--loader|--experimental-loader|-W|-X|--env-file|--title|-C|--conditions)$/;
+/** Options whose value is the program itself, inline: no script file follows. */
+const INLINE_CODE = /^(-e|--eval|-p|--print|-c)$/;
+
+/** The script an interpreter runs: the first argument that is neither an option nor an option's value. */
+function scriptOf(argv: string[]): string | undefined {
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i];
+    if (INLINE_CODE.test(arg)) return undefined;
+    if (OPTION_WITH_VALUE.test(arg)) {
+      i++;
+      continue;
+    }
+    if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
 
 /** The last path segment, for POSIX and Windows paths alike (a Windows table is parsed on any platform in tests). */
 function baseName(file: string): string {
@@ -153,8 +173,13 @@ export function agentOf(p: ProcessInfo, patterns: Record<string, RegExp> = AGENT
   const program = baseName(p.argv[0] ?? p.comm);
   const candidates = [program];
   if (INTERPRETERS.test(program)) {
-    const script = p.argv.slice(1).find((a) => !a.startsWith('-'));
-    if (script) candidates.push(baseName(script).replace(/\.(m?js|cjs|py)$/, ''));
+    const script = scriptOf(p.argv);
+    if (script) {
+      const name = baseName(script);
+      // `codex.js` inside an installed package is the agent; a `gemini.py` or `claude.js` of the user's own project is not.
+      const hasExtension = /\.(m?js|cjs|py)$/.test(name);
+      if (!hasExtension || INSTALLED.test(script)) candidates.push(name.replace(/\.(m?js|cjs|py)$/, ''));
+    }
   } else if (p.argv.length === 0) {
     candidates.push(p.comm);
   }

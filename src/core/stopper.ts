@@ -130,7 +130,15 @@ export async function stopAgent(target: StopTarget, ops: ProcessOps, options: St
         return { ...outcome, refused };
       }
       if (!isAlive(target, ops.read)) break;
-      ops.kill(target.pid, signal);
+      try {
+        ops.kill(target.pid, signal);
+      } catch (error) {
+        // EPERM: not ours to signal (another user's, setuid). Nothing else will be tried on it.
+        const reason = `could not send ${signal} to pid ${target.pid}: ${(error as Error).message}`;
+        steps.push({ action: 'refused', pid: target.pid, reason });
+        log(reason);
+        return { ...outcome, refused: reason };
+      }
       steps.push({ action: 'signal', pid: target.pid, signal });
       log(`sent ${signal} to ${target.agent} (pid ${target.pid})`);
     }
@@ -140,17 +148,24 @@ export async function stopAgent(target: StopTarget, ops: ProcessOps, options: St
   if (!outcome.stopped) return outcome;
 
   // Tool processes the agent left behind: the same processes (pid and start time) that were its children.
+  // One child that cannot be signalled (a setuid tool: EPERM) must not end the sweep, nor the stop, in an exception.
+  const trySweep = (pid: number, signal: NodeJS.Signals): boolean => {
+    try {
+      ops.kill(pid, signal);
+      steps.push({ action: 'sweep', pid, signal });
+      return true;
+    } catch (error) {
+      log(`could not send ${signal} to left-over pid ${pid}: ${(error as Error).message}`);
+      return false;
+    }
+  };
   const leftovers = children.filter((child) => child.pid !== target.shellPid && child.pid !== process.pid && isAlive(child, ops.read));
-  for (const child of leftovers) {
-    ops.kill(child.pid, 'SIGTERM');
-    steps.push({ action: 'sweep', pid: child.pid, signal: 'SIGTERM' });
-    outcome.swept.push(child.pid);
-  }
-  for (const child of leftovers) {
+  const signalled = leftovers.filter((child) => trySweep(child.pid, 'SIGTERM'));
+  outcome.swept.push(...signalled.map((child) => child.pid));
+  for (const child of signalled) {
     if (await waitForExit(child, ops, options.killAfterMs, pollMs)) continue;
     if (!isAlive(child, ops.read)) continue;
-    ops.kill(child.pid, 'SIGKILL');
-    steps.push({ action: 'sweep', pid: child.pid, signal: 'SIGKILL' });
+    trySweep(child.pid, 'SIGKILL');
   }
   if (leftovers.length > 0) log(`swept ${leftovers.length} left-over child process(es) of ${target.agent}: ${leftovers.map((c) => c.pid).join(', ')}`);
   return outcome;

@@ -11,8 +11,16 @@ export interface Alert {
   severity: 'warning' | 'error';
 }
 
+/**
+ * The limit is part of the key: a cap raised within the window is a new cap, and crossing it must alert (and act)
+ * again. Keys written before the limit was part of them (`<window>@<threshold>`) still count for their window.
+ */
 export function alertKey(state: BudgetState, threshold: number): string {
-  return `${state.windowKey}@${threshold}`;
+  return `${state.windowKey}#${state.limit}@${threshold}`;
+}
+
+function isNotified(notified: ReadonlySet<string>, state: BudgetState, threshold: number): boolean {
+  return notified.has(alertKey(state, threshold)) || notified.has(`${state.windowKey}@${threshold}`);
 }
 
 /**
@@ -23,7 +31,7 @@ export function dueAlerts(states: BudgetState[], notified: ReadonlySet<string>, 
   const alerts: Alert[] = [];
   for (const state of states) {
     if ((snoozedUntil.get(state.index) ?? 0) > now) continue;
-    const fresh = state.reached.filter((threshold) => !notified.has(alertKey(state, threshold)));
+    const fresh = state.reached.filter((threshold) => !isNotified(notified, state, threshold));
     if (fresh.length === 0) continue;
     const threshold = fresh[fresh.length - 1];
     alerts.push({ key: alertKey(state, threshold), state, threshold, severity: threshold >= 1 ? 'error' : 'warning' });
@@ -39,5 +47,9 @@ export function settledKeys(state: BudgetState): string[] {
 /** Keeps only the keys of windows still current, so the stored set does not grow forever. */
 export function pruneNotified(notified: Iterable<string>, states: BudgetState[]): string[] {
   const current = new Set(states.map((s) => s.windowKey));
-  return [...notified].filter((key) => current.has(key.slice(0, key.lastIndexOf('@'))));
+  return [...notified].filter((key) => {
+    const window = key.slice(0, key.lastIndexOf('@'));
+    const hash = window.lastIndexOf('#');
+    return current.has(window) || (hash >= 0 && current.has(window.slice(0, hash)));
+  });
 }

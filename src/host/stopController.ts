@@ -49,6 +49,10 @@ export class StopController extends Disposable {
   readonly onDidStop = this.stoppedEmitter.event;
   /** Stops in progress, by pid: a second cap alert for the same agent does not start a second countdown. */
   private readonly inProgress = new Set<number>();
+  /** Pids being signalled now (by any path: countdown, Stop Now, Stop Agent…): one escalation per process. */
+  private readonly stopping = new Set<number>();
+  /** Recent interrupts by pid:startTicks: a second Ctrl+C makes Claude Code and Codex quit, so one per cap event. */
+  private readonly interrupted = new Map<string, number>();
   /** Escalation timers, cleared when the extension goes away. */
   private readonly timers = new Set<NodeJS.Timeout>();
   private gone = false;
@@ -124,6 +128,12 @@ export class StopController extends Disposable {
     const config = this.host.config();
     const reader = this.reader();
     for (const target of this.allowedTargets(targets)) {
+      const id = `${target.pid}:${target.startTicks}`;
+      if (this.stopping.has(target.pid) || this.inProgress.has(target.pid) || Date.now() - (this.interrupted.get(id) ?? -Infinity) < 10_000) {
+        this.log.info(`not interrupting ${target.agent} (pid ${target.pid}) again: it was interrupted moments ago or is being stopped`);
+        continue;
+      }
+      this.interrupted.set(id, Date.now());
       const terminal = this.agents.terminalOf(target);
       if (!terminal || !stillTheAgent(target, target.shellPid, reader.read, config.patterns)) {
         this.log.warn(`not interrupting ${target.agent} (pid ${target.pid}): it is no longer the agent in terminal '${target.terminalName}'`);
@@ -131,7 +141,12 @@ export class StopController extends Disposable {
       }
       const foreground = inForeground(target.pid);
       if (foreground === false) {
-        process.kill(target.pid, 'SIGINT');
+        try {
+          (reader.kill ?? systemOps(reader.read, reader.table).kill)(target.pid, 'SIGINT');
+        } catch (error) {
+          this.log.warn(`could not interrupt ${target.agent} (pid ${target.pid}): ${(error as Error).message}`);
+          continue;
+        }
         this.log.info(`sent SIGINT to ${target.agent} (pid ${target.pid}), in the background of terminal '${target.terminalName}': ${state.windowLabel} reached its cap`);
         continue;
       }
@@ -197,19 +212,39 @@ export class StopController extends Disposable {
     const reader = this.reader();
     const outcomes: StopOutcome[] = [];
     for (const target of targets) {
+      const who = `${target.agent} (pid ${target.pid}) in terminal '${target.terminalName}'`;
+      if (this.stopping.has(target.pid)) {
+        this.log.info(`${who} is already being stopped`);
+        continue;
+      }
       const session = this.sessionOf(target);
       const terminal = this.agents.terminalOf(target);
       const ops = systemOps(reader.read, reader.table);
-      const outcome = await stopAgent(target, 'kill' in reader && reader.kill ? { ...ops, kill: reader.kill } : ops, {
-        graceMs: config.graceSeconds * 1000,
-        killAfterMs: config.killAfterSeconds * 1000,
-        patterns: config.patterns,
-        keystroke: terminal ? () => terminal.sendText('\u0003', false) : undefined,
-        cancelled: () => this.gone,
-        log: (line) => this.log.info(line),
-      });
+      this.stopping.add(target.pid);
+      let outcome: StopOutcome;
+      try {
+        outcome = await stopAgent(target, 'kill' in reader && reader.kill ? { ...ops, kill: reader.kill } : ops, {
+          graceMs: config.graceSeconds * 1000,
+          killAfterMs: config.killAfterSeconds * 1000,
+          patterns: config.patterns,
+          keystroke: terminal ? () => terminal.sendText('\u0003', false) : undefined,
+          cancelled: () => this.gone,
+          log: (line) => this.log.info(line),
+        });
+      } catch (error) {
+        // One target's failure must not leave the others running.
+        this.log.error(`stopping ${who} failed: ${(error as Error).message}`);
+        void vscode.window.showErrorMessage(`Agent Spend could not stop ${who}: ${(error as Error).message}`);
+        continue;
+      } finally {
+        this.stopping.delete(target.pid);
+      }
       outcomes.push(outcome);
-      const who = `${target.agent} (pid ${target.pid}) in terminal '${target.terminalName}'`;
+      if (outcome.stopped && outcome.steps.length === 0) {
+        // Gone before anything was sent (it exited, or another stop got there first): not ours to mark.
+        this.log.info(`${who} had already exited`);
+        continue;
+      }
       const spentText = state ? ` at ${state.unit === 'usd' ? usd(state.spentUsd) : `${Math.round(state.spentTokens)} tokens`}` : '';
       if (outcome.stopped) {
         this.log.warn(`stopped ${who}${spentText}: ${reason}`);

@@ -43,11 +43,17 @@ function startedAtMs(p: ProcessInfo): number | undefined {
 }
 
 /** Claude Code's `sessions/<pid>.json`: the session a running `claude` says it is (may be stale; see agentMapping). */
-async function claudeSessionHint(pid: number, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+async function claudeSessionHint(pid: number, startedAtMs: number | undefined, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   for (const root of claudeCodeRoots(env)) {
     try {
-      const record = JSON.parse(await fs.promises.readFile(path.join(root, 'sessions', `${pid}.json`), 'utf8')) as { sessionId?: unknown };
-      if (typeof record.sessionId === 'string') return record.sessionId;
+      const record = JSON.parse(await fs.promises.readFile(path.join(root, 'sessions', `${pid}.json`), 'utf8')) as { sessionId?: unknown; pid?: unknown; startedAt?: unknown };
+      if (typeof record.sessionId !== 'string') continue;
+      if (record.pid !== undefined && record.pid !== pid) continue;
+      // Left behind by an earlier process with this pid (a crash or SIGKILL leaves the file): written before this
+      // process started. A few seconds of slack for the clock granularity of either side.
+      const written = typeof record.startedAt === 'number' ? record.startedAt : typeof record.startedAt === 'string' ? Date.parse(record.startedAt) : Number.NaN;
+      if (startedAtMs !== undefined && Number.isFinite(written) && written < startedAtMs - 5_000) continue;
+      return record.sessionId;
     } catch {
       // no file for this pid under this root
     }
@@ -63,6 +69,8 @@ export class TerminalAgents extends Disposable {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly ids = new WeakMap<vscode.Terminal, string>();
+  /** The shell each terminal had when first seen (pid and start time): a reused pid is not that shell. */
+  private readonly shellIdentity = new WeakMap<vscode.Terminal, { pid: number; startTicks: number }>();
   private nextId = 1;
 
   constructor(
@@ -136,6 +144,9 @@ export class TerminalAgents extends Disposable {
     const terminals = vscode.window.terminals;
     const shells: Array<{ terminal: vscode.Terminal | undefined; shellPid: number; name: string }> = [];
     for (const terminal of terminals) {
+      // A terminal whose shell has exited (a task terminal, "press any key to close") still gives its old pid, which
+      // the kernel may have handed to anyone's process since.
+      if (terminal.exitStatus !== undefined) continue;
       const pid = await terminal.processId;
       if (pid) shells.push({ terminal, shellPid: pid, name: terminal.name });
     }
@@ -144,6 +155,13 @@ export class TerminalAgents extends Disposable {
     if (shells.length > 0) {
       const table = await readProcessTableAsync();
       for (const shell of shells) {
+        if (shell.terminal) {
+          const row = table.find((p) => p.pid === shell.shellPid);
+          if (!row) continue;
+          const known = this.shellIdentity.get(shell.terminal);
+          if (!known || known.pid !== shell.shellPid) this.shellIdentity.set(shell.terminal, { pid: row.pid, startTicks: row.startTicks });
+          else if (known.startTicks !== row.startTicks) continue; // the shell exited and its pid was reused
+        }
         for (const p of agentsBelow(table, shell.shellPid, this.options.patterns)) {
           // Below the extension host only the Claude Code extension's own `claude` is ever a candidate.
           if (!shell.terminal && p.agent !== 'claude-code') continue;
@@ -158,7 +176,7 @@ export class TerminalAgents extends Disposable {
             startedAtMs: startedAtMs(p),
             cwd: await readCwdAsync(p.pid),
             openFiles: process.platform === 'linux' ? readOpenFiles(p.pid) : undefined,
-            sessionHint: p.agent === 'claude-code' ? await claudeSessionHint(p.pid, this.options.env) : undefined,
+            sessionHint: p.agent === 'claude-code' ? await claudeSessionHint(p.pid, startedAtMs(p), this.options.env) : undefined,
           });
         }
       }
