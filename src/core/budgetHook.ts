@@ -41,9 +41,27 @@ export interface OverCapEntry {
   reason: string;
 }
 
-/** Where the state file of a workspace folder lives: one file per folder, as budgets can be scoped to a workspace. */
+/**
+ * Where the state file of a workspace folder lives: one file per folder, as budgets can be scoped to a workspace.
+ * Named after the folder's real path: a folder opened through a symbolic link in one window and by its real path in
+ * another is one folder, with one .claude/settings.local.json, so one hook and one state file.
+ */
 export function overCapStatePath(dir: string, workspaceFolder: string): string {
-  const folder = path.resolve(workspaceFolder);
+  let folder = path.resolve(workspaceFolder);
+  try {
+    folder = fs.realpathSync(folder);
+  } catch {
+    // a folder that is gone: its path as given
+  }
+  return statePathFor(dir, folder);
+}
+
+/** The state file an install before real paths named for `workspaceFolder` (the path as opened, links and all). */
+export function legacyOverCapStatePath(dir: string, workspaceFolder: string): string {
+  return statePathFor(dir, path.resolve(workspaceFolder));
+}
+
+function statePathFor(dir: string, folder: string): string {
   const hash = digest('sha256', folder, 'hex').slice(0, 12);
   const name = path.basename(folder).replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40) || 'workspace';
   return path.join(dir, 'over-cap', `${name}-${hash}.tsv`);
@@ -278,6 +296,31 @@ export function settingsFileOf(workspaceFolder: string): string {
 }
 
 /**
+ * The file install and remove write for `workspaceFolder`: settings.local.json with every symbolic link on its way
+ * resolved (the file itself, .claude, the folder), whether or not the file exists yet. A repository can commit either
+ * as a link to a file elsewhere: this is the file the consent names, and the only one written.
+ */
+export function realSettingsFile(workspaceFolder: string): string {
+  return resolveLinks(settingsFileOf(workspaceFolder));
+}
+
+/** Whether `file` is inside the real `workspaceFolder`. */
+export function isInsideFolder(file: string, workspaceFolder: string): boolean {
+  const relative = path.relative(resolveLinks(workspaceFolder), file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+function resolveLinks(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    // missing (or a dangling link): the real folder it would be written in
+  }
+  const parent = path.dirname(file);
+  return parent === file ? file : path.join(resolveLinks(parent), path.basename(file));
+}
+
+/**
  * A path as the hook's shell wants it: forward slashes (Git Bash reads `C:\\Users` as escapes), single-quoted.
  */
 function shellWord(file: string): string {
@@ -310,10 +353,9 @@ type Loaded =
   | { kind: 'error'; file: string; message: string };
 
 function loadSettings(settingsFile: string): Loaded {
-  let file = settingsFile;
+  const file = resolveLinks(settingsFile);
   let text: string;
   try {
-    file = fs.realpathSync(settingsFile);
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', file };
@@ -395,9 +437,11 @@ export function isHookInstalled(workspaceFolder: string): boolean {
  * when missing; backs an existing file up first; never overwrites a file it cannot parse; keeps every other key and
  * hook. Installing twice leaves one entry; an entry with other paths (an older install) is replaced.
  */
-export function installHook(workspaceFolder: string, paths: HookPaths): HookChange {
+export function installHook(workspaceFolder: string, paths: HookPaths, expectedFile?: string): HookChange {
   const loaded = loadSettings(settingsFileOf(workspaceFolder));
   if (loaded.kind === 'error') return { ok: false, action: 'failed', settingsFile: loaded.file, message: loaded.message };
+  const moved = movedSince(loaded.file, expectedFile);
+  if (moved) return moved;
   const settings = loaded.kind === 'ok' ? loaded.settings : {};
   const before = JSON.stringify(settings);
   const hook = ourHook(paths);
@@ -415,9 +459,11 @@ export function installHook(workspaceFolder: string, paths: HookPaths): HookChan
 }
 
 /** Removes our entry (and only what became empty because of it); keeps the rest. Backs the file up first. */
-export function removeHook(workspaceFolder: string): HookChange {
+export function removeHook(workspaceFolder: string, expectedFile?: string): HookChange {
   const loaded = loadSettings(settingsFileOf(workspaceFolder));
   if (loaded.kind === 'error') return { ok: false, action: 'failed', settingsFile: loaded.file, message: loaded.message };
+  const moved = movedSince(loaded.file, expectedFile);
+  if (moved) return moved;
   if (loaded.kind === 'missing') {
     return { ok: true, action: 'absent', settingsFile: loaded.file, message: `No Claude Code budget hook to remove: ${loaded.file} does not exist.` };
   }
@@ -426,6 +472,12 @@ export function removeHook(workspaceFolder: string): HookChange {
     return { ok: true, action: 'absent', settingsFile: loaded.file, message: `No Claude Code budget hook to remove in ${loaded.file}.` };
   }
   return save(loaded, loaded.settings, 'removed');
+}
+
+/** A failure when the file to write is no longer the one the user agreed to (a link changed meanwhile). */
+function movedSince(file: string, expectedFile: string | undefined): HookChange | undefined {
+  if (expectedFile === undefined || file === expectedFile) return undefined;
+  return { ok: false, action: 'failed', settingsFile: file, message: `The settings file is now ${file}, not ${expectedFile} as when you agreed (a symbolic link changed); nothing was written.` };
 }
 
 function save(loaded: Exclude<Loaded, { kind: 'error' }>, settings: JsonObject, action: HookChange['action']): HookChange {

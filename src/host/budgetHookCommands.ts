@@ -12,14 +12,18 @@ import {
   hookScriptInstall,
   installHook,
   isHookInstalled,
+  isInsideFolder,
+  legacyOverCapStatePath,
   overCapEntries,
   overCapStatePath,
+  realSettingsFile,
   removeHook,
   settingsFileOf,
   writeOverCapState,
   type HookChange,
 } from '../core/budgetHook';
 import type { BudgetState } from '../core/budget';
+import { noLinks } from './format';
 
 export const BUDGET_HOOK_COMMANDS = {
   install: 'agentSpend.installClaudeHook',
@@ -33,7 +37,16 @@ const MANAGE_TRUST = 'Manage Workspace Trust';
 export function hookPlan(stateDir: string, folder: string) {
   const scriptPath = path.join(stateDir, HOOK_SCRIPT_NAME);
   const statePath = overCapStatePath(stateDir, folder);
-  return { settingsFile: settingsFileOf(folder), scriptPath, statePath, command: hookCommand({ scriptPath, statePath }) };
+  const settingsFile = realSettingsFile(folder);
+  return { settingsFile, settingsName: settingsName(folder, settingsFile), scriptPath, statePath, command: hookCommand({ scriptPath, statePath }) };
+}
+
+/** The settings file as the consent names it: the file written, and the link to it when the path has one. */
+function settingsName(folder: string, realFile: string): string {
+  const nominal = settingsFileOf(folder);
+  if (realFile === nominal) return nominal;
+  const where = isInsideFolder(realFile, folder) ? '' : ', OUTSIDE this folder';
+  return `${nominal}, a symbolic link to ${realFile}${where} (the file that is written)`;
 }
 
 export async function installClaudeHook(stateDir: string, log: vscode.LogOutputChannel, folder?: vscode.Uri): Promise<HookChange | undefined> {
@@ -43,7 +56,7 @@ export async function installClaudeHook(stateDir: string, log: vscode.LogOutputC
   const plan = hookPlan(stateDir, picked.fsPath);
   const detail = [
     'Agent Spend will:',
-    `• add one PreToolUse hook to ${plan.settingsFile} (Claude Code's personal project settings, not meant to be committed), keeping every other setting and hook; an existing file is first copied to settings.local.json.agent-spend-backup-<time>;`,
+    `• add one PreToolUse hook to ${plan.settingsName} (Claude Code's personal project settings, not meant to be committed), keeping every other setting and hook; an existing file is first copied to ${path.basename(plan.settingsFile)}.agent-spend-backup-<time>;`,
     `• write the hook script to ${plan.scriptPath}.`,
     '',
     `Before each tool call of a Claude Code session in this folder, Claude Code will run:\n${plan.command}`,
@@ -58,7 +71,8 @@ export async function installClaudeHook(stateDir: string, log: vscode.LogOutputC
   let change: HookChange;
   try {
     const scriptPath = hookScriptInstall(stateDir);
-    change = installHook(picked.fsPath, { scriptPath, statePath: plan.statePath });
+    // Only the file the user agreed to: a link changed since the modal makes this fail, not write elsewhere.
+    change = installHook(picked.fsPath, { scriptPath, statePath: plan.statePath }, plan.settingsFile);
   } catch (error) {
     change = { ok: false, action: 'failed', settingsFile: plan.settingsFile, message: `Could not write the hook script to ${plan.scriptPath}: ${(error as Error).message}` };
   }
@@ -70,7 +84,7 @@ export async function removeClaudeHook(log: vscode.LogOutputChannel, folder?: vs
   if (!(await trusted())) return undefined;
   const picked = await pickFolder('Remove the Claude Code budget hook from which folder?', folder);
   if (!picked) return undefined;
-  const settingsFile = settingsFileOf(picked.fsPath);
+  const settingsFile = realSettingsFile(picked.fsPath);
   if (!isHookInstalled(picked.fsPath)) {
     // Nothing to write, so nothing to consent to; removeHook says why (missing file, no entry, or a file it can't read).
     const change = removeHook(picked.fsPath);
@@ -78,13 +92,13 @@ export async function removeClaudeHook(log: vscode.LogOutputChannel, folder?: vs
     return change;
   }
   const detail =
-    `Agent Spend will take its PreToolUse hook out of ${settingsFile}, keeping every other setting and hook; the ` +
-    'current file is first copied to settings.local.json.agent-spend-backup-<time>. The hook script stays in the ' +
+    `Agent Spend will take its PreToolUse hook out of ${settingsName(picked.fsPath, settingsFile)}, keeping every other setting and hook; the ` +
+    `current file is first copied to ${path.basename(settingsFile)}.agent-spend-backup-<time>. The hook script stays in the ` +
     "extension's storage (other folders may use it).";
   const remove = 'Remove';
   const answer = await vscode.window.showWarningMessage(`Remove the Agent Spend budget hook for Claude Code from "${path.basename(picked.fsPath)}"?`, { modal: true, detail }, remove);
   if (answer !== remove) return undefined;
-  const change = removeHook(picked.fsPath);
+  const change = removeHook(picked.fsPath, settingsFile);
   await report(change, log);
   return change;
 }
@@ -125,7 +139,8 @@ async function report(change: HookChange, log: vscode.LogOutputChannel): Promise
   else log.error(`budget hook: ${change.message}`);
   const show = change.ok ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
   const actions = fs.existsSync(change.settingsFile) ? [OPEN_SETTINGS] : [];
-  const choice = await show(`Agent Spend: ${change.message}`, ...actions);
+  // The message quotes paths and, for a file it cannot parse, a piece of that file: never a link.
+  const choice = await show(noLinks(`Agent Spend: ${change.message}`), ...actions);
   if (choice !== OPEN_SETTINGS) return;
   try {
     await vscode.window.showTextDocument(vscode.Uri.file(change.settingsFile));
@@ -182,12 +197,19 @@ export class BudgetHookService implements vscode.Disposable {
 
   private write(entries: ReturnType<typeof overCapEntries>): void {
     for (const folder of this.folders) {
-      try {
-        if (writeOverCapState(overCapStatePath(this.stateDir, folder), entries)) {
-          this.log.info(`Claude Code budget hook for ${folder}: ${entries.length === 0 ? 'nothing over its cap' : entries.map((e) => (e.sessionId === '*' ? 'every session' : `session ${e.sessionId}`)).join(', ')}`);
+      // A hook installed before state files were named after the folder's real path reads the old name: kept up
+      // to date as well while it exists (it is in our own storage), until the hook is installed again.
+      const statePaths = new Set([overCapStatePath(this.stateDir, folder)]);
+      const legacy = legacyOverCapStatePath(this.stateDir, folder);
+      if (fs.existsSync(legacy)) statePaths.add(legacy);
+      for (const statePath of statePaths) {
+        try {
+          if (writeOverCapState(statePath, entries)) {
+            this.log.info(`Claude Code budget hook for ${folder}: ${entries.length === 0 ? 'nothing over its cap' : entries.map((e) => (e.sessionId === '*' ? 'every session' : `session ${e.sessionId}`)).join(', ')}`);
+          }
+        } catch (error) {
+          this.log.error(`could not write the budget hook state for ${folder}: ${(error as Error).message}`);
         }
-      } catch (error) {
-        this.log.error(`could not write the budget hook state for ${folder}: ${(error as Error).message}`);
       }
     }
   }

@@ -6,6 +6,7 @@ import type { BudgetState } from '../core/budget';
 import type { Meter } from '../core/meter';
 import { dueAlerts, pruneNotified, settledKeys, type Alert } from './alerts';
 import { SECTION } from './config';
+import { noLinks } from './format';
 import { tokens, usd } from '../shared/format';
 
 const NOTIFIED = 'agentSpend.notifiedThresholds';
@@ -60,7 +61,7 @@ export class BudgetWarnings implements vscode.Disposable {
     this.alertEmitter.fire(alert);
     if (alert.severity === 'error' && this.onCap) return this.onCap(alert);
     const show = alert.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
-    const choice = await show(message, ACTIONS.breakdown, ACTIONS.snooze, ACTIONS.raise);
+    const choice = await show(noLinks(message), ACTIONS.breakdown, ACTIONS.snooze, ACTIONS.raise);
     if (choice === ACTIONS.breakdown) this.showBreakdown();
     else if (choice === ACTIONS.snooze) await this.snooze(alert.state.index);
     else if (choice === ACTIONS.raise) await raiseCap(alert.state);

@@ -7,6 +7,7 @@ import { BudgetHookService } from './budgetHookCommands';
 import { BudgetWarnings } from './budgetWarnings';
 import { readConfig, SECTION, type AgentSpendConfig } from './config';
 import { EngineService, workspaceFolders } from './engineService';
+import { noLinks } from './format';
 import type { RunningAgentView } from '../shared/protocol';
 import { Disposable } from './lifecycle';
 import { setBudget } from './setBudget';
@@ -94,22 +95,24 @@ export class Container extends Disposable {
       ),
     );
     this.register(vscode.window.registerWebviewPanelSerializer(BreakdownPanel.viewType, this.breakdown));
+    // Settings are read again when they change and when the workspace becomes trusted (from then on the Claude Code
+    // folder, extra log folders and stopping count): both go the same way, to the engine, the terminal scan and
+    // the status bar.
+    const applyConfig = () => {
+      const previous = this.config;
+      this.config = readConfig();
+      this.reportProblems();
+      if (this.engine.needsRestart(this.config)) this.engine.start(this.config);
+      else this.engine.configure(this.config);
+      if (terminalKey(previous) !== terminalKey(this.config)) this.terminalAgents.configure(this.terminalAgentOptions());
+      redrawStatus();
+    };
     this.register(
       vscode.workspace.onDidChangeConfiguration((event) => {
-        if (!event.affectsConfiguration(SECTION)) return;
-        const previous = this.config;
-        this.config = readConfig();
-        this.reportProblems();
-        if (this.engine.needsRestart(this.config)) this.engine.start(this.config);
-        else this.engine.configure(this.config);
-        if (JSON.stringify(previous.stop) !== JSON.stringify(this.config.stop)) this.terminalAgents.configure(this.terminalAgentOptions());
-        redrawStatus();
+        if (event.affectsConfiguration(SECTION)) applyConfig();
       }),
     );
-    this.register(vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      this.config = readConfig();
-      this.engine.start(this.config);
-    }));
+    this.register(vscode.workspace.onDidGrantWorkspaceTrust(applyConfig));
     this.register(
       vscode.workspace.onDidChangeWorkspaceFolders(() => {
         if (this.engine.needsRestart(this.config)) this.engine.start(this.config);
@@ -159,7 +162,16 @@ export class Container extends Disposable {
     this.reportedProblems = text;
     for (const problem of this.config.problems) this.log.warn(`setting: ${problem}`);
     if (this.config.problems.length > 0) {
-      void vscode.window.showWarningMessage(`Agent Spend: ${this.config.problems[0]}${this.config.problems.length > 1 ? ` (and ${this.config.problems.length - 1} more, see the log)` : ''}`);
+      // A problem quotes the setting's value, which a workspace's settings can choose: never a link.
+      void vscode.window.showWarningMessage(noLinks(`Agent Spend: ${this.config.problems[0]}${this.config.problems.length > 1 ? ` (and ${this.config.problems.length - 1} more, see the log)` : ''}`));
     }
   }
+}
+
+/**
+ * What the terminal scan is configured from: the stop settings (patterns by their source: JSON.stringify turns a
+ * RegExp into {}) and the Claude Code folder its session hints read.
+ */
+function terminalKey(config: AgentSpendConfig): string {
+  return JSON.stringify([config.stop, config.claudeConfigDir ?? null], (_key, value: unknown) => (value instanceof RegExp ? `/${value.source}/${value.flags}` : value));
 }

@@ -32,6 +32,16 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
 }
 
+/**
+ * Text for a notification (showInformationMessage and the like, progress messages too). VS Code turns
+ * `[label](command:id?args)` (also `https:` and `file:` targets) in such a message into a link and runs the command
+ * when it is clicked, with any arguments. Any text from elsewhere (a setting's value, a terminal's title, a path) is
+ * kept a text by a space between `]` and `(`.
+ */
+export function noLinks(text: string): string {
+  return text.replace(/\]\(/g, '] (');
+}
+
 function clock(at: number): string {
   const d = new Date(at);
   return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;

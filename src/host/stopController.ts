@@ -15,6 +15,7 @@ import { usd } from '../shared/format';
 import type { Alert } from './alerts';
 import { alertMessage, ACTIONS, raiseCap } from './budgetWarnings';
 import type { StopConfig } from './config';
+import { noLinks } from './format';
 import { Disposable } from './lifecycle';
 import type { TerminalAgent, TerminalAgents } from './terminalAgents';
 
@@ -110,7 +111,7 @@ export class StopController extends Disposable {
     // Stopping is never offered where it is not allowed (an untrusted workspace).
     const canStop = candidates.length > 0 && this.host.config().allowed;
     const actions = [...(canStop ? [STOP_NOW] : []), ACTIONS.snooze, ACTIONS.raise, ACTIONS.breakdown];
-    const choice = await vscode.window.showErrorMessage(`${alertMessage(alert)}${why}`, ...actions);
+    const choice = await vscode.window.showErrorMessage(noLinks(`${alertMessage(alert)}${why}`), ...actions);
     if (choice === STOP_NOW) {
       const chosen = await this.pick(candidates, 'Stop which agent?');
       if (chosen.length > 0) await this.stop(chosen, `stopped by you at the cap of ${alert.state.windowLabel}`, alert.state);
@@ -154,7 +155,7 @@ export class StopController extends Disposable {
       this.log.info(`sent Ctrl+C to ${target.agent} (pid ${target.pid}) in terminal '${target.terminalName}': ${state.windowLabel} reached its cap`);
     }
     void vscode.window.showWarningMessage(
-      `Agent Spend interrupted ${describe(targets)}: the budget for ${state.windowLabel} is reached.${config.escalateInterrupt ? ` If spending goes on, it will be stopped in ${config.interruptGraceSeconds} s.` : ''}`,
+      noLinks(`Agent Spend interrupted ${describe(targets)}: the budget for ${state.windowLabel} is reached.${config.escalateInterrupt ? ` If spending goes on, it will be stopped in ${config.interruptGraceSeconds} s.` : ''}`),
     );
     if (!config.escalateInterrupt) return;
     const spentThen = spent(state);
@@ -234,7 +235,7 @@ export class StopController extends Disposable {
       } catch (error) {
         // One target's failure must not leave the others running.
         this.log.error(`stopping ${who} failed: ${(error as Error).message}`);
-        void vscode.window.showErrorMessage(`Agent Spend could not stop ${who}: ${(error as Error).message}`);
+        void vscode.window.showErrorMessage(noLinks(`Agent Spend could not stop ${who}: ${(error as Error).message}`));
         continue;
       } finally {
         this.stopping.delete(target.pid);
@@ -257,13 +258,13 @@ export class StopController extends Disposable {
           spentUsd: state?.spentUsd,
           reason,
         });
-        void vscode.window.showInformationMessage(`Agent Spend stopped ${who}${spentText}: ${reason}.`);
+        void vscode.window.showInformationMessage(noLinks(`Agent Spend stopped ${who}${spentText}: ${reason}.`));
       } else if (outcome.refused) {
         this.log.warn(`did not stop ${who}: ${outcome.refused}`);
-        void vscode.window.showWarningMessage(`Agent Spend did not stop ${who}: ${outcome.refused}.`);
+        void vscode.window.showWarningMessage(noLinks(`Agent Spend did not stop ${who}: ${outcome.refused}.`));
       } else if (!outcome.cancelled) {
         this.log.error(`${who} is still running after SIGKILL`);
-        void vscode.window.showErrorMessage(`Agent Spend could not stop ${who}.`);
+        void vscode.window.showErrorMessage(noLinks(`Agent Spend could not stop ${who}.`));
       }
     }
     void this.agents.scan();
@@ -356,7 +357,7 @@ function countdown(what: string, seconds: number): Thenable<boolean> {
     async (progress, token) => {
       for (let left = seconds; left > 0; left--) {
         if (token.isCancellationRequested) return true;
-        progress.report({ message: `${what} in ${left} s`, increment: 100 / seconds });
+        progress.report({ message: noLinks(`${what} in ${left} s`), increment: 100 / seconds });
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
       return token.isCancellationRequested;

@@ -462,6 +462,15 @@ describe('budget hook: the sh script, run for real', () => {
   });
 });
 
+
+/** A day budget over its cap (onCap: stop), as the meter hands it to the hook service. */
+function cappedDay() {
+  return {
+    index: 0, budget: { period: 'day' as const, limitUsd: 1, warnAt: [], onCap: 'stop' as const }, windowKey: 'k', windowLabel: 'today',
+    windowStart: 0, windowEnd: 1, spentUsd: 2, spentTokens: 0, unpricedRequests: 0, limit: 1, unit: 'usd' as const, fraction: 2,
+    level: 'cap' as const, reached: [1], burnPerHour: 0, projectedCapAt: null,
+  };
+}
 describe('budget hook commands (fake vscode)', () => {
   const storage = tempDir();
   const log = fake.window.createOutputChannel('Agent Spend') as unknown as vscode.LogOutputChannel;
@@ -538,16 +547,74 @@ describe('budget hook commands (fake vscode)', () => {
     assert.match(shown.text, /not valid JSON/);
   });
 
+  it('names the real file in the consent when .claude/settings.local.json is a symbolic link out of the folder', async () => {
+    // A repository can commit .claude/settings.local.json (or .claude) as a link to a file of the user's elsewhere,
+    // here their global Claude Code settings: the consent must name the file that is written, not the link.
+    const { ws, file } = workspaceWith();
+    const outside = path.join(tempDir('agent-spend-home-'), 'settings.json');
+    fs.writeFileSync(outside, JSON.stringify({ model: 'opus' }));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.symlinkSync(outside, file);
+    fake.recorded.messages.length = 0;
+    fake.recorded.answer = 'Install';
+    try {
+      await fake.commands.executeCommand(BUDGET_HOOK_COMMANDS.install, folderUri(ws));
+    } finally {
+      fake.recorded.answer = undefined;
+    }
+    const options = fake.recorded.messages[0]!.actions[0] as unknown as { detail: string };
+    const written = ourEntries(readSettings(outside)).length > 0;
+    assert.ok(!written || options.detail.includes(outside), `${outside} was written, but the consent named only:\n${options.detail}`);
+    assert.match(options.detail, /OUTSIDE this folder/);
+  });
+
+  it('does not write through a link swapped after the consent', async () => {
+    const { ws, file } = workspaceWith('{}');
+    const outside = path.join(tempDir('agent-spend-home-'), 'settings.json');
+    fs.writeFileSync(outside, '{}');
+    fake.recorded.answer = 'Install';
+    const show = fake.window.showWarningMessage;
+    // The user agrees to the file in the folder; the link appears while the modal is open.
+    fake.window.showWarningMessage = (...args: Parameters<typeof show>) => {
+      fs.rmSync(file);
+      fs.symlinkSync(outside, file);
+      return show(...args);
+    };
+    try {
+      await fake.commands.executeCommand(BUDGET_HOOK_COMMANDS.install, folderUri(ws));
+    } finally {
+      fake.window.showWarningMessage = show;
+      fake.recorded.answer = undefined;
+    }
+    assert.deepEqual(readSettings(outside), {}, 'the file behind the new link is untouched');
+  });
+
+  it('one state file per folder, whether the folder is opened through a symbolic link or by its real path', () => {
+    const real = tempDir('agent-spend-ws-');
+    const link = path.join(tempDir('agent-spend-links-'), 'project');
+    fs.symlinkSync(real, link);
+    const dir = tempDir('agent-spend-hook-');
+    // Installed from a window that opened the folder through the link: the hook reads the state file named then.
+    const installed = paths(dir, link);
+    installHook(link, installed);
+    fake.workspace.workspaceFolders = [{ uri: folderUri(real) }];
+    const capped = cappedDay();
+    const service = new BudgetHookService(dir, log);
+    try {
+      service.update([capped]);
+      assert.deepEqual(readOverCapState(installed.statePath).map((e) => e.sessionId), ['*'], 'the window with the real path updates the file the hook reads');
+    } finally {
+      service.dispose();
+      fake.workspace.workspaceFolders = undefined;
+    }
+  });
+
   it('the state it keeps: over-cap sessions while trusted, nothing when untrusted, nothing left behind on dispose', () => {
     const ws = tempDir('agent-spend-ws-');
     const dir = tempDir('agent-spend-hook-');
     installHook(ws, paths(dir, ws));
     fake.workspace.workspaceFolders = [{ uri: folderUri(ws) }];
-    const capped = {
-      index: 0, budget: { period: 'day' as const, limitUsd: 1, warnAt: [], onCap: 'stop' as const }, windowKey: 'k', windowLabel: 'today',
-      windowStart: 0, windowEnd: 1, spentUsd: 2, spentTokens: 0, unpricedRequests: 0, limit: 1, unit: 'usd' as const, fraction: 2,
-      level: 'cap' as const, reached: [1], burnPerHour: 0, projectedCapAt: null,
-    };
+    const capped = cappedDay();
     const service = new BudgetHookService(dir, log);
     try {
       fake.workspace.isTrusted = true;

@@ -82,6 +82,8 @@ export const recorded = {
 };
 
 export const configChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
+/** Fire after setting `workspace.isTrusted` to true, as VS Code does when the user trusts the workspace. */
+export const trustGranted = new EventEmitter<void>();
 
 function notify(level: 'info' | 'warning' | 'error') {
   return (text: string, ...actions: string[]) => {
@@ -158,7 +160,7 @@ export const workspace = {
     };
   },
   onDidChangeConfiguration: configChanged.event,
-  onDidGrantWorkspaceTrust: new EventEmitter<void>().event,
+  onDidGrantWorkspaceTrust: trustGranted.event,
   onDidChangeWorkspaceFolders: new EventEmitter<void>().event,
 };
 

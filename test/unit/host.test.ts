@@ -4,6 +4,7 @@
 import './useFakeVscode';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { dueAlerts, pruneNotified, settledKeys } from '../../src/host/alerts';
 import { queryFor } from '../../src/host/breakdownPanel';
@@ -13,6 +14,9 @@ import { buildMeter, type Meter } from '../../src/core/meter';
 import { Ledger } from '../../src/core/ledger';
 import { PriceBook } from '../../src/core/pricing/pricing';
 import { assistantLine, claudeHome, REPO, tempDir } from './helpers';
+
+/** VS Code's own pattern for links in notification messages (src/vs/base/common/linkedText.ts). */
+const NOTIFICATION_LINK = /\[([^\]]+)\]\(((?:https?:\/\/|command:|file:)[^\)\s]+)(?: (["'])(.+?)(\3))?\)/i;
 import * as fake from './fakeVscode';
 
 function waitUntil(check: () => boolean, what: string, ms = 20000): Promise<void> {
@@ -196,5 +200,45 @@ describe('the extension, activated against a fake VS Code', () => {
     assert.match(problem.text, /agentSpend\.budgets\[0\]\.period must be one of day, week, month, session, block5h/);
     const item = fake.recorded.statusBarItems.find((i) => i.id === 'agentSpend.meter')!;
     await waitUntil(() => item.text === '$(pulse) $0.60 today', `the meter without budgets (now "${item.text}")`);
+  });
+
+  it('never lets a setting value become a command link in a notification', async () => {
+    // VS Code turns "[label](command:id?args)" in a notification message into a link that runs the command
+    // (notificationsViewer: openerService.open(link, { allowCommands: true })). firstDayOfWeek is not a restricted
+    // setting: a repository's .vscode/settings.json sets it even in an untrusted workspace.
+    const manifest = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+    assert.ok(!manifest.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('agentSpend.firstDayOfWeek'));
+    const settings = fake.workspace.getConfiguration('agentSpend');
+    await settings.update('budgets', []);
+    const before = fake.recorded.messages.length;
+    const evil = '[Fix this setting](command:workbench.action.terminal.sendSequence?%7B%22text%22%3A%22touch%20%2Ftmp%2Fpwned%5Cn%22%7D)';
+    await settings.update('firstDayOfWeek', evil, fake.ConfigurationTarget.Workspace);
+    try {
+      const shown = fake.recorded.messages.slice(before).find((m) => m.text.includes('firstDayOfWeek'));
+      assert.ok(shown, 'the bad setting is named');
+      assert.doesNotMatch(shown.text, NOTIFICATION_LINK, shown.text);
+    } finally {
+      fake.recorded.workspaceSettings.delete('agentSpend.firstDayOfWeek');
+    }
+  });
+
+  it('gives the terminal scan a new agent pattern at once (a RegExp is {} to JSON.stringify)', async () => {
+    const c = container as unknown as { terminalAgents: { options: { patterns: Record<string, RegExp> } } };
+    await fake.workspace.getConfiguration('agentSpend').update('stop.agentPatterns', { 'claude-code': ['^claude-wrapper$'] });
+    try {
+      assert.match(c.terminalAgents.options.patterns['claude-code'].source, /claude-wrapper/);
+    } finally {
+      fake.recorded.settings.delete('agentSpend.stop.agentPatterns');
+    }
+  });
+
+  it('gives the terminal scan the Claude Code folder of the settings once the workspace is trusted', async () => {
+    const c = container as unknown as { terminalAgents: { options: { env: NodeJS.ProcessEnv } } };
+    fake.workspace.isTrusted = false;
+    fake.configChanged.fire({ affectsConfiguration: () => true });
+    assert.equal(c.terminalAgents.options.env.CLAUDE_CONFIG_DIR, process.env.CLAUDE_CONFIG_DIR, 'untrusted: the setting is ignored');
+    fake.workspace.isTrusted = true;
+    fake.trustGranted.fire();
+    assert.equal(c.terminalAgents.options.env.CLAUDE_CONFIG_DIR, configDir);
   });
 });

@@ -111,6 +111,16 @@ describe('stop controller', () => {
     assert.ok(fake.recorded.log.some((l) => /sent Ctrl\+C to claude-code \(pid 9000001\)/.test(l)));
   });
 
+  it('a terminal name (a process can set it with an escape sequence) never becomes a command link in a notification', async () => {
+    // VS Code runs "[label](command:id?args)" in a notification message when clicked (linkedText.ts, allowCommands).
+    const NOTIFICATION_LINK = /\[([^\]]+)\]\(((?:https?:\/\/|command:|file:)[^\)\s]+)(?: (["'])(.+?)(\3))?\)/i;
+    const named = { ...agent(9_000_001, '/w/a'), terminalName: '[Resume the agent](command:workbench.action.terminal.sendSequence?%7B%22text%22%3A%22id%5Cn%22%7D)' };
+    const { stop } = controller([named], true);
+    await stop.onCap(alert(state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt' })));
+    assert.ok(fake.recorded.messages.length > 0);
+    for (const message of fake.recorded.messages) assert.doesNotMatch(message.text, NOTIFICATION_LINK, message.text);
+  });
+
   it('a session budget whose session two processes could be running: offered, never stopped by itself', async () => {
     const running = [agent(9_000_001, '/w/a'), agent(9_000_003, '/w/a')];
     const session = { agent: 'claude-code', sessionId: 's1', project: '/w/a', model: 'm', usd: 12, firstAt: 0, lastAt: 1, burnPerHour: 0 };
