@@ -245,6 +245,16 @@ export class Ledger {
       return reported > c.costUsd[row];
     }
     const storedSidechain = (c.flags[row] & FLAG_SIDECHAIN) !== 0;
+    // The same figures, re-read because what they belong to changed (a session index updated): the newer word stands.
+    if (event.reattribute) {
+      const s = this.strings.values;
+      return (
+        event.sidechain !== storedSidechain ||
+        event.sessionId !== s[c.session[row]] ||
+        event.project !== s[c.project[row]] ||
+        event.model !== s[c.model[row]]
+      );
+    }
     if (event.sidechain !== storedSidechain) return !event.sidechain;
     if (event.timestamp !== c.timestamp[row]) return event.timestamp < c.timestamp[row];
     const storedSession = this.strings.values[c.session[row]];

@@ -40,6 +40,11 @@ export interface UsageEvent extends TokenCounts {
   sidechain: boolean;
   /** A cost the agent itself wrote into its log, when it did. */
   reportedCostUsd?: number;
+  /**
+   * This copy says where the request belongs as the source now knows it (Cline 4.x: read with the session index): with
+   * the same figures it replaces the stored copy's session, project, model and side-chain flag instead of being kept out.
+   */
+  reattribute?: boolean;
 }
 
 export function totalTokens(event: TokenCounts): number {

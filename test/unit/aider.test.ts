@@ -78,6 +78,31 @@ describe('Aider traps', () => {
     near(bySession.get('sessions@2026-07-05 15:30:00')?.costUsd, 0.02);
   });
 
+  it('two runs writing one transcript at once: a report costs its own growth, never the other run\'s total', () => {
+    const workspace = tempDir('agent-spend-aider-');
+    // Run A started first and has spent $5.00; run B starts in the same repo (aider appends to one file).
+    fs.writeFileSync(
+      path.join(workspace, HISTORY_FILE),
+      [
+        '# aider chat started at 2026-07-06 09:00:00',
+        '',
+        '> Main model: claude-sonnet-4-20250514 with diff edit format',
+        '> Tokens: 20k sent, 2.0k received. Cost: $5.00 message, $5.00 session.  ',
+        '',
+        '# aider chat started at 2026-07-06 09:30:00',
+        '',
+        '> Main model: claude-sonnet-4-20250514 with diff edit format',
+        '> Tokens: 1.0k sent, 100 received. Cost: $0.10 message, $0.10 session.  ',
+        // A's next report, printed by run A after B's header.
+        '> Tokens: 2.0k sent, 200 received. Cost: $0.05 message, $5.05 session.  ',
+        '',
+      ].join('\n'),
+    );
+    const { report } = scanReport(engineAt(workspace));
+    assert.equal(report.totals.requests, 3);
+    near(report.totals.costUsd, 5.0 + 0.1 + 0.05);
+  });
+
   it('"sent" includes the cache write; the cost on its own line (cache write and hit both present) is still read', () => {
     const { report } = reportOf('cache-split');
     assert.equal(report.totals.requests, 2);

@@ -615,6 +615,33 @@ describe('Cline 4.x session index (sessions.db)', () => {
     assert.equal(engine.scan().filesRead, 0);
   });
 
+  it('what a re-emitted call now says (a moved folder, a parent link that came later) replaces what the ledger held', () => {
+    const home = copyDir(INDEXED, 'agent-spend-cline-db-');
+    const db = dbOf(home);
+    // C's row is not in the index yet when its messages file is first read (D, below C, stops at C).
+    appendWalCommit(db, (sql) => {
+      sql.run('CREATE TABLE later AS SELECT * FROM sessions WHERE session_id = ?', [C]);
+      sql.run('DELETE FROM sessions WHERE session_id = ?', [C]);
+    });
+    const engine = sourceEngine([clineSource], homeEnv(home));
+    engine.scan();
+    assert.deepEqual(attribution(engine)[`${C}:${C}`], [C, '(unknown project)', false, 'claude-haiku-4-5', 40]);
+    const before = engine.report().totals;
+
+    appendWalCommit(db, (sql) => {
+      sql.run('INSERT INTO sessions SELECT * FROM later');
+      sql.run('UPDATE sessions SET cwd = ?, workspace_root = ? WHERE session_id = ?', ['/home/ana/src/api-v2', '/home/ana/src/api-v2', B]);
+    });
+    const scan = engine.scan([`${db}-wal`]);
+    assert.equal(scan.eventsAdded, 0);
+    const got = attribution(engine);
+    assert.deepEqual(got[`${C}:${C}`], [A, SHOP, true, 'claude-haiku-4-5', 40]);
+    assert.deepEqual(got[`${D}:${D}`], [A, SHOP, true, 'claude-haiku-4-5', 30]);
+    assert.deepEqual(got[`${B}:${B}`], [B, '/home/ana/src/api-v2', false, 'claude-sonnet-4-6', 70]);
+    assert.deepEqual(engine.report().totals, before);
+    assert.deepEqual(engine.report().sessions.map((s) => s.sessionId).sort(), [A, B, E].sort());
+  });
+
   it('messages kept elsewhere (messages_path) are read from the index, under the parent, and again when they change', () => {
     const home = copyDir(INDEXED, 'agent-spend-cline-db-');
     const db = dbOf(home);
@@ -711,6 +738,14 @@ describe('roots', () => {
     const kilo = rootsOf(kiloCodeSource, { home, platform: 'linux' });
     assert.ok(kilo.every((root) => path.isAbsolute(root) && root !== path.resolve('tasks')), kilo.join('\n')); // an empty setting is no folder
     assert.equal(settingFromJsonc('{"a.b": "x\\"y"}', 'a.b'), 'x"y');
+  });
+
+  it('a settings.json saved with a byte-order mark (Windows editors) is read, as VS Code reads it', () => {
+    const home = tempDir('agent-spend-cline-settings-');
+    const user = path.join(home, '.config', 'Code', 'User');
+    fs.mkdirSync(user, { recursive: true });
+    fs.writeFileSync(path.join(user, 'settings.json'), '\uFEFF{\n  "roo-cline.customStoragePath": "/big/disk/roo"\n}\n');
+    has(rootsOf(rooCodeSource, { home, platform: 'linux' }), path.join('/big/disk/roo', 'tasks'));
   });
 
   it('a task under the custom folder is read', () => {

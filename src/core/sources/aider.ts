@@ -603,12 +603,21 @@ class HistorySink {
     }
   }
 
-  /** The growth of the "session" figure since the last report; the message figure when that is not usable. */
+  /**
+   * The growth of the "session" figure since the last report; the message figure when that is not usable. The growth
+   * stands only when it is the message figure up to their rounding: two runs of aider in one project append to one
+   * transcript, and a report of one run that follows the other's is measured against the other's session figure.
+   */
   private costOf(report: UsageReport): number | undefined {
-    const session = report.sessionCost?.value;
+    const session = report.sessionCost;
+    const message = report.messageCost;
     const last = this.state.c ?? 0;
-    if (session !== undefined && session >= last) return Math.round((session - last) * 1e6) / 1e6;
-    return report.messageCost?.value;
+    if (session !== undefined && session.value >= last) {
+      const growth = Math.round((session.value - last) * 1e6) / 1e6;
+      const slack = (session.hi - session.lo) + (message ? (message.hi - message.lo) / 2 : 0);
+      if (!message || Math.abs(growth - message.value) <= slack) return growth;
+    }
+    return message?.value;
   }
 
   private noteSessionCost(report: UsageReport): void {

@@ -251,7 +251,8 @@ function closesNext(source: string, from: number): boolean {
 
 /** The value of a string setting in a settings.json, if set. */
 export function settingFromJsonc(text: string, key: string): string | undefined {
-  const parsed = parseJson(stripJsonc(text));
+  // A byte-order mark (Notepad and other Windows editors write one) is whitespace to VS Code, an error to JSON.parse.
+  const parsed = parseJson(stripJsonc(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
   if (!parsed.ok || !isObject(parsed.value)) return undefined;
   return typeof parsed.value[key] === 'string' ? parsed.value[key].trim() || undefined : undefined;
 }
@@ -1010,7 +1011,10 @@ function parseSdkSession(
   }
   const rootId = path.basename(path.dirname(file));
   const stem = path.basename(file, SDK_SUFFIX);
-  const info = sdkSessionInfo(file, link ? link.index : indexForMessages(file, context.log), link?.row);
+  const sessions = link ? link.index : indexForMessages(file, context.log);
+  const info = sdkSessionInfo(file, sessions, link?.row);
+  // Read with the index: what it says of the session is the latest word (it may have changed since the last read).
+  const reattribute = sessions !== undefined;
   const updatedAt = isObject(payload) && typeof payload.updated_at === 'string' ? Date.parse(payload.updated_at) : Number.NaN;
   let boundary = -1;
   messages.forEach((message, index) => {
@@ -1020,7 +1024,7 @@ function parseSdkSession(
     const message = messages[index];
     if (!isObject(message) || message.role !== 'assistant' || !isObject(message.metrics)) continue;
     if (isObject(message.metadata) && message.metadata.displayOnly === true) continue; // an error banner, not a call
-    const event = sdkEvent(message, message.metrics, { rootId, stem, info, updatedAt });
+    const event = sdkEvent(message, message.metrics, { rootId, stem, info, updatedAt, reattribute });
     if (event === undefined) continue;
     if (event === 'undated') context.counts.undatedLines++;
     else context.emit(event);
@@ -1032,7 +1036,7 @@ function parseSdkSession(
 function sdkEvent(
   message: Json,
   metrics: Json,
-  session: { rootId: string; stem: string; info: SdkSessionInfo; updatedAt: number },
+  session: { rootId: string; stem: string; info: SdkSessionInfo; updatedAt: number; reattribute: boolean },
 ): UsageEvent | 'undated' | undefined {
   const cacheRead = count(metrics.cacheReadTokens);
   const cacheWrite = count(metrics.cacheWriteTokens);
@@ -1063,6 +1067,7 @@ function sdkEvent(
     // A subagent's or teammate's file sits in its root session's folder under its own name (or the index says so).
     sidechain: session.info.sidechain,
     reportedCostUsd: hasCost ? count(metrics.cost) : undefined,
+    ...(session.reattribute ? { reattribute: true } : {}),
   };
 }
 
@@ -1284,8 +1289,8 @@ function reparse(file: string, context: ReadContext, link: { index: SessionIndex
  * After the index changed: re-emits the usage of the sessions whose row changed, appeared or went away, and of those
  * below them (a session's project and root follow its parents'), when that changes what their usage says; and reads
  * the messages files kept elsewhere than the sessions folder (no walk reaches them) when they are new or changed.
- * Keys follow the files, never the index, so a re-emitted call is never counted twice (which copy of it stands is the
- * ledger's rule: Ledger.isBetter keeps the first one when the tokens are the same).
+ * Keys follow the files, never the index, so a re-emitted call is never counted twice; it is emitted with `reattribute`,
+ * so that the ledger takes its new session, project and side-chain flag (with the same tokens it would keep the first).
  */
 function refreshSessions(index: SessionIndex, previous: DbState | undefined, context: ReadContext): Omit<DbState, 'w'> {
   const hashes: DbState['r'] = {};
