@@ -141,6 +141,29 @@ describe('Codex traps', () => {
     }
   });
 
+  it('a counter that started over is a reset even when its first step is larger than the old total in every count', () => {
+    const { home, rollout } = codexTemp();
+    fs.writeFileSync(
+      rollout,
+      [
+        meta(A),
+        turn('gpt-5'),
+        tokens('2026-07-09T08:00:10.000Z', usage(1000, 0, 50), usage(1000, 0, 50)),
+        // Resumed the next day by a build that does not re-seed the total: it starts over from this step alone.
+        meta(A, '2026-07-10T09:00:00.000Z'),
+        turn('gpt-5', 'turn-2', '2026-07-10T09:00:01.000Z'),
+        tokens('2026-07-10T09:00:10.000Z', usage(3000, 1000, 150, 20), usage(3000, 1000, 150, 20)),
+        tokens('2026-07-10T09:00:11.000Z', usage(3000, 1000, 150, 20), usage(3000, 1000, 150, 20)), // rate-limit repeat
+        tokens('2026-07-10T09:00:30.000Z', usage(7000, 4500, 250, 20), usage(4000, 3500, 100, 0)),
+      ].join('\n') + '\n',
+    );
+    const { report } = scanReport(engineAt(home));
+    assert.equal(report.totals.requests, 3);
+    assert.equal(report.totals.inputTokens, 1000 + 2000 + 500);
+    assert.equal(report.totals.cacheReadTokens, 1000 + 3500);
+    assert.equal(report.totals.outputTokens, 50 + 150 + 100);
+  });
+
   it('the model comes from the latest turn_context; none is an unknown model; codex-auto-review is priced', () => {
     const { engine, report } = reportOf('model-from-turn-context');
     const byModel = new Map(engine.ledger.records().map((r) => [r.model, r]));

@@ -123,6 +123,48 @@ describe('Copilot CLI traps', () => {
     assert.deepEqual(Object.fromEntries(byModel), { 'gpt-5': 500, 'claude-sonnet-4.5': 170, 'claude-haiku-4.5': 40 });
   });
 
+  /** A temp COPILOT_HOME whose session holds `lines` (events shaped as the fixtures' are), read once. */
+  function reportOfLines(lines: unknown[][]) {
+    const home = tempDir('agent-spend-copilot-');
+    const file = path.join(home, 'session-state', SESSION, 'events.jsonl');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const text = lines.map(([type, data, second, extra], i) =>
+      JSON.stringify({ type, data, id: `e-${i}`, timestamp: `2026-07-10T10:00:${second}.000Z`, parentId: null, ...(extra as object) }),
+    );
+    fs.writeFileSync(file, text.join('\n') + '\n');
+    return scanReport(engineAt(home));
+  }
+  const metric = (input: number, output: number, cacheRead: number) => ({ requests: { count: 1, cost: 1 }, usage: { inputTokens: input, outputTokens: output, cacheReadTokens: cacheRead, cacheWriteTokens: 0 } });
+
+  it('calls whose model the log never names take the shutdown model no other call claims: their output counts once', () => {
+    // No selectedModel at start and none on the messages: the first call's model is unknown until the shutdown.
+    const { report, engine } = reportOfLines([
+      ['session.start', { sessionId: SESSION, context: { cwd: '/home/ana/src/shop' } }, '00'],
+      ['assistant.message', { messageId: 'm1', apiCallId: 'resp_1', outputTokens: 500 }, '05'],
+      ['session.model_change', { previousModel: 'gpt-5', newModel: 'claude-sonnet-4.5' }, '07'],
+      ['assistant.message', { messageId: 'm2', apiCallId: 'msg_2', outputTokens: 100 }, '10'],
+      ['session.shutdown', { shutdownType: 'routine', modelMetrics: { 'gpt-5': metric(20000, 500, 12000), 'claude-sonnet-4.5': metric(9000, 100, 6000) } }, '30'],
+    ]);
+    assert.equal(report.totals.requests, 2);
+    assert.equal(report.totals.outputTokens, 500 + 100);
+    assert.equal(report.totals.inputTokens, 8000 + 3000);
+    assert.deepEqual(engine.ledger.records().map((r) => r.model).sort(), ['claude-sonnet-4.5', 'gpt-5']);
+  });
+
+  it("a sub-agent's model does not become the model of the main chain's later calls", () => {
+    const { report, engine } = reportOfLines([
+      ['session.start', { sessionId: SESSION, selectedModel: 'claude-sonnet-4.5', context: { cwd: '/home/ana/src/shop' } }, '00'],
+      ['assistant.message', { messageId: 'm1', apiCallId: 'msg_A', outputTokens: 100 }, '05'],
+      ['assistant.message', { messageId: 'm2', apiCallId: 'msg_S', outputTokens: 40, model: 'claude-haiku-4.5' }, '06', { agentId: 'agent-explore-1' }],
+      ['assistant.message', { messageId: 'm3', apiCallId: 'msg_B', outputTokens: 200 }, '07'],
+      ['session.shutdown', { shutdownType: 'routine', modelMetrics: { 'claude-sonnet-4.5': metric(9000, 300, 6000), 'claude-haiku-4.5': metric(3000, 40, 0) } }, '30'],
+    ]);
+    assert.equal(report.totals.outputTokens, 300 + 40);
+    const byModel = new Map<string, number>();
+    for (const r of engine.ledger.records()) byModel.set(r.model, (byModel.get(r.model) ?? 0) + r.outputTokens);
+    assert.deepEqual(Object.fromEntries(byModel), { 'claude-sonnet-4.5': 300, 'claude-haiku-4.5': 40 });
+  });
+
   it('reads flat session files under history-session-state; ephemeral events are not on disk and never count', () => {
     const { report } = reportOf('legacy-layout');
     assert.equal(report.totals.requests, 1);

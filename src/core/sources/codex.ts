@@ -491,6 +491,10 @@ export function stepSpend(previous: ArrayLike<number> | undefined, line: CodexLi
   let reset = false;
   if (previous) {
     for (let k = 0; k < 5; k++) if (total[k] < previous[k]) reset = true;
+    // A counter that started over (a build that does not re-seed the total on resume) need not drop: when its first
+    // step is at least the old cumulative in every count, only `total == last` (impossible in steady state, where
+    // total = previous + last) tells it from a step.
+    if (!reset && restarted(previous, line)) reset = true;
   }
   if (reset) {
     // The total was rewritten (the context window overflowed): this step is its own last usage, never negative.
@@ -500,6 +504,21 @@ export function stepSpend(previous: ArrayLike<number> | undefined, line: CodexLi
   }
   // Only input and output are billed (cached input is inside input, reasoning inside output).
   return spend[IN] > 0 || spend[OUT] > 0 || spend[CACHED] > 0;
+}
+
+/** The total is the line's own last usage while the previous total held something and differs from it. */
+function restarted(previous: ArrayLike<number>, line: CodexLine): boolean {
+  if ((line.last.seen & (HAS_IN | HAS_OUT)) !== (HAS_IN | HAS_OUT)) return false;
+  const total = line.total.values;
+  const last = line.last.values;
+  let held = false;
+  let moved = false;
+  for (let k = IN; k <= REASONING; k++) {
+    if (total[k] !== last[k]) return false;
+    if (previous[k] !== 0) held = true;
+    if (previous[k] !== total[k]) moved = true;
+  }
+  return held && moved;
 }
 
 /**

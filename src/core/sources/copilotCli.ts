@@ -222,8 +222,10 @@ class CopilotEventsSink implements LineSink {
       this.skipped('undatedLines');
       return;
     }
+    const sidechain = asString(record.agentId) !== undefined;
     const model = asString(data.model) ?? this.state.model;
-    if (asString(data.model)) this.state.model = model;
+    // A sub-agent's model (a cheaper one, often) is not the session's: later main-chain calls keep theirs.
+    if (asString(data.model) && !sidechain) this.state.model = model;
     // Every chunk of one API call shares its apiCallId (phased output writes several messages per call).
     const id = asString(data.apiCallId) ?? asString(data.messageId) ?? asString(record.id);
     if (!id) {
@@ -237,7 +239,6 @@ class CopilotEventsSink implements LineSink {
     }
     const key = `${KEY_PREFIX}${this.state.sid}:${id}`;
     const output = asCount(data.outputTokens);
-    const sidechain = asString(record.agentId) !== undefined;
     let call = this.state.live.get(key);
     if (call) {
       call.o = Math.max(call.o, output);
@@ -273,6 +274,20 @@ class CopilotEventsSink implements LineSink {
       const calls = byModel.get(model);
       if (calls) calls.push(call);
       else byModel.set(model, [call]);
+    }
+    // Calls whose model is unknown belong to a model no other call claims: spread over them it is counted once (a
+    // record of its own beside their live output counted that output twice). With several such models, the one that
+    // wrote the most output is the likeliest.
+    const unclaimed = byModel.get(undefined);
+    if (unclaimed) {
+      let owner: string | undefined;
+      for (const [model, usage] of usages) {
+        if (!byModel.has(model) && (owner === undefined || usage.output > usages.get(owner)!.output)) owner = model;
+      }
+      if (owner !== undefined) {
+        byModel.set(owner, unclaimed);
+        byModel.delete(undefined);
+      }
     }
     let index = 0;
     for (const [model, usage] of usages) {
