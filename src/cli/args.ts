@@ -49,6 +49,8 @@ export interface CliOptions {
   projects: string[];
 }
 
+const FLAGS_WITHOUT_VALUE = new Set(['--help', '--version', '--json', '--no-state']);
+
 export class UsageError extends Error {}
 
 /** Agent ids as given (comma-separated allowed), each checked against the agents Agent Spend knows. */
@@ -78,11 +80,15 @@ export function parseArgs(argv: string[]): CliOptions {
       arg = arg.slice(0, eq);
     }
     const take = (): string => {
-      if (inline !== undefined) return inline;
+      if (inline !== undefined) {
+        if (inline === '') throw new UsageError(`${arg} needs a value`);
+        return inline;
+      }
       const v = value(arg, i);
       i++;
       return v;
     };
+    if (inline !== undefined && FLAGS_WITHOUT_VALUE.has(arg)) throw new UsageError(`${arg} takes no value (got "${arg}=${inline}")`);
     switch (arg) {
       case '-h':
       case '--help':

@@ -66,6 +66,8 @@ export interface BudgetContext {
 }
 
 const HOUR_MS = 3_600_000;
+/** Slack for float sums: $2.40 of a $3 cap is 0.7999999999999999 of it, and must still reach 0.8. */
+const FRACTION_EPSILON = 1e-9;
 const BLOCK_MS = 5 * HOUR_MS;
 const BURN_WINDOW_MS = HOUR_MS;
 
@@ -177,13 +179,14 @@ export function evaluateBudgets(ledger: Ledger, budgets: Budget[], context: Budg
       const spent = unit === 'usd' ? sums.usd : sums.tokens;
       const fraction = limit > 0 ? spent / limit : 0;
       const thresholds = [...new Set([...budget.warnAt, 1])].sort((a, b) => a - b);
-      const reached = thresholds.filter((threshold) => fraction >= threshold);
+      const reached = thresholds.filter((threshold) => fraction >= threshold - FRACTION_EPSILON);
+      const capped = fraction >= 1 - FRACTION_EPSILON;
       // Burn rate over the last hour of activity: an hour of data, or since the first recent request.
       const recent = unit === 'usd' ? sums.recentUsd : sums.recentTokens;
       const span = Math.max(now - Math.min(sums.firstRecent, now), 5 * 60_000);
       const burnPerHour = recent > 0 ? (recent / span) * HOUR_MS : 0;
       let projectedCapAt: number | null = null;
-      if (burnPerHour > 0 && fraction < 1) {
+      if (burnPerHour > 0 && !capped) {
         const at = now + ((limit - spent) / burnPerHour) * HOUR_MS;
         if (session || at < window.end) projectedCapAt = at;
       }
@@ -200,7 +203,7 @@ export function evaluateBudgets(ledger: Ledger, budgets: Budget[], context: Budg
         limit,
         unit,
         fraction,
-        level: fraction >= 1 ? 'cap' : reached.length > 0 ? 'warn' : 'ok',
+        level: capped ? 'cap' : reached.length > 0 ? 'warn' : 'ok',
         reached,
         burnPerHour,
         projectedCapAt,

@@ -95,6 +95,14 @@ describe('evaluating budgets', () => {
     assert.equal(fine.level, 'ok');
   });
 
+  it('a threshold reached exactly counts, whatever the float sum says ($2.40 of $3 is 80%)', () => {
+    const ledger = ledgerOf([event('2026-11-28T05:00:00Z', 0, { reportedCostUsd: 2 }), event('2026-11-28T05:10:00Z', 0, { reportedCostUsd: 0.4 })]);
+    const [state] = evaluateBudgets(ledger, [day(3, { warnAt: [0.8] })], context);
+    assert.equal(state.spentUsd, 2.4);
+    assert.deepEqual(state.reached, [0.8]);
+    assert.equal(state.level, 'warn');
+  });
+
   it('token limits count every kind of token', () => {
     const ledger = ledgerOf([event('2026-11-28T05:00:00Z', 10, { outputTokens: 5, cacheReadTokens: 85 })]);
     const [state] = evaluateBudgets(ledger, [{ period: 'day', limitTokens: 200, warnAt: [0.5], onCap: 'warn' }], context);
