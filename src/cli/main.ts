@@ -189,11 +189,21 @@ function runWatch(options: CliOptions): void {
       onError(message) {
         process.stderr.write(`agent-spend: ${message}\n`);
       },
+      onExit(code) {
+        // Showing the last totals forever as if they were live would be worse than quitting.
+        process.stderr.write(`agent-spend: the engine stopped unexpectedly (exit code ${code})\n`);
+        process.exit(1);
+      },
     },
   );
   const quit = () => void client.stop().then(() => process.exit(0));
   process.on('SIGINT', quit);
   process.on('SIGTERM', quit);
+  // The reader went away (`agent-spend watch --json | head -1`): save and quit quietly, as on SIGPIPE.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') quit();
+    else throw error;
+  });
 }
 
 /** `agent-spend agents`: every agent, whether it is read, and the folders it is read from (found or not). */

@@ -12,11 +12,14 @@ export interface EngineClientHandlers {
   onProgress?(message: Extract<FromWorker, { type: 'progress' }>): void;
   onLog?(message: string): void;
   onError?(message: string): void;
+  /** The worker ended without being asked to (a crash, out of memory): no more snapshots will come from it. */
+  onExit?(code: number): void;
 }
 
 export class EngineClient {
   private readonly worker: Worker;
   private stopped: Promise<void> | null = null;
+  private exited = false;
 
   /** `workerScript` defaults to engineWorker.js beside the running bundle (dist/). */
   constructor(
@@ -30,6 +33,10 @@ export class EngineClient {
     this.worker = new WorkerThread(workerScript);
     this.worker.on('message', (message: FromWorker) => this.dispatch(message));
     this.worker.on('error', (error) => handlers.onError?.(error.stack ?? String(error)));
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      if (!this.stopped) handlers.onExit?.(code);
+    });
     this.send({ type: 'init', options });
   }
 
@@ -70,6 +77,7 @@ export class EngineClient {
 
   /** Saves the ledger and ends the worker; resolves once it has exited. */
   stop(): Promise<void> {
+    if (!this.stopped && this.exited) this.stopped = Promise.resolve(); // nothing left to wait for
     if (!this.stopped) {
       this.stopped = new Promise<void>((resolve) => {
         const timeout = setTimeout(() => void this.worker.terminate().then(() => resolve()), 5000);

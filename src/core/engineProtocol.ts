@@ -19,6 +19,8 @@ export interface EngineWorkerOptions {
   debounceMs?: number;
   /** A full rescan every so often catches anything the watcher missed. */
   rescanIntervalMs?: number;
+  /** How often log folders are checked for appearing (or vanishing, to be watched again once back). */
+  rootPollMs?: number;
   /** Whether to watch at all (false: scan once, answer queries). */
   watch?: boolean;
   /** Budgets and windows for the meter; without them snapshots carry no meter. */

@@ -118,13 +118,17 @@ function fullRescan(): void {
   });
 }
 
+/** The roots being watched, by depth. A root deleted while watched is dropped, and watched again once it is back. */
+const watchedRoots = new Map<string, number>();
+let stopping = false;
+
 function startWatching(): void {
   const targets = engine!.watchTargets();
-  const present = targets.filter(({ root }) => fs.existsSync(root));
-  const missing = targets.filter((target) => !present.includes(target)).map(({ root }) => root);
+  const fresh = targets.filter(({ root }) => !watchedRoots.has(root) && fs.existsSync(root));
   const byDepth = new Map<number, string[]>();
-  for (const { root, depth } of present) byDepth.set(depth, [...(byDepth.get(depth) ?? []), root]);
+  for (const { root, depth } of fresh) byDepth.set(depth, [...(byDepth.get(depth) ?? []), root]);
   for (const [depth, roots] of byDepth) {
+    for (const root of roots) watchedRoots.set(root, depth);
     const existing = watchers.get(depth);
     if (existing) {
       existing.add(roots);
@@ -140,22 +144,37 @@ function startWatching(): void {
     watcher.on('ready', fullRescan);
     watchers.set(depth, watcher);
   }
-  if (missing.length > 0 && !rootPoll) {
-    // An agent that has never run has no folder yet; look for it now and then, and watch it once it appears.
-    rootPoll = setInterval(() => {
-      const appeared = missing.filter((root) => fs.existsSync(root));
-      if (appeared.length === 0) return;
-      clearInterval(rootPoll!);
-      rootPoll = null;
-      // A new agent's folder may need its reader loaded (SQLite) before the rescan.
-      void engine!.prepare().then(() => {
-        fullRescan();
-        safely(startWatching);
-      });
-    }, 5000);
-  }
+  // An agent that has never run has no folder yet, and a folder can be deleted and made again (chokidar does not
+  // follow a watched root that vanishes): look now and then, and (re)watch a folder once it is there.
+  rootPoll ??= setInterval(pollRoots, options.rootPollMs ?? 5000);
   rescanTimer ??= setInterval(fullRescan, options.rescanIntervalMs ?? 60_000);
   if (options.meter) startTick();
+}
+
+let polling = false;
+function pollRoots(): void {
+  if (polling || stopping || !engine) return;
+  let appeared = false;
+  for (const { root } of engine.watchTargets()) {
+    const exists = fs.existsSync(root);
+    const depth = watchedRoots.get(root);
+    if (depth !== undefined && !exists) {
+      watchers.get(depth)?.unwatch(root);
+      watchedRoots.delete(root);
+    } else if (depth === undefined && exists) appeared = true;
+  }
+  if (!appeared) return;
+  polling = true;
+  // A new agent's folder may need its reader loaded (SQLite) before the rescan.
+  engine
+    .prepare()
+    .then(() => {
+      if (stopping) return;
+      safely(startWatching);
+      fullRescan(); // after watching: nothing written meanwhile is missed
+    })
+    .catch((error: unknown) => post({ type: 'error', message: (error as Error).stack ?? String(error) }))
+    .finally(() => (polling = false));
 }
 
 async function initialise(): Promise<void> {
@@ -175,7 +194,7 @@ async function initialise(): Promise<void> {
     const scan = engine.scan(undefined, (progress) => post({ type: 'progress', progress }));
     publish(scan, true);
     safely(() => engine!.save()); // an unwritable state folder must not stop the live updates
-    if (options.watch !== false) startWatching();
+    if (options.watch !== false && !stopping) startWatching();
   } catch (error) {
     post({ type: 'error', message: (error as Error).stack ?? String(error) });
   }
@@ -187,6 +206,7 @@ function startTick(): void {
 }
 
 async function stop(): Promise<void> {
+  stopping = true;
   for (const timer of [debounceTimer, saveTimer, deferredTimer]) if (timer) clearTimeout(timer);
   for (const timer of [rescanTimer, rootPoll, tick]) if (timer) clearInterval(timer);
   await Promise.all([...watchers.values()].map((watcher) => watcher.close()));

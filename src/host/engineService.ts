@@ -39,12 +39,21 @@ export class EngineService extends Disposable {
 
   /** Starts (or restarts, when the log locations changed) the worker with these settings. */
   start(config: AgentSpendConfig): void {
+    this.crashes = 0;
+    this.launch(config);
+  }
+
+  /** Restarts after unexpected exits so far (a few are retried, then the error stays in the log). */
+  private crashes = 0;
+  private ended = false;
+
+  private launch(config: AgentSpendConfig): void {
     this.startedWith = startKey(config);
     this.stopClient();
     const env: Record<string, string | undefined> = { ...process.env };
     if (config.claudeConfigDir) env.CLAUDE_CONFIG_DIR = config.claudeConfigDir;
     this.log.info(`starting the engine (state in ${this.storageDir})`);
-    this.client = new EngineClient(
+    const client: EngineClient = new EngineClient(
       {
         env,
         stateDir: path.join(this.storageDir, 'state'),
@@ -58,15 +67,27 @@ export class EngineService extends Disposable {
       },
       {
         onSnapshot: (snapshot) => {
+          if (client !== this.client) return; // a worker being stopped (restart, dispose): its totals are stale
           this.latest = snapshot;
           this.snapshotEmitter.fire(snapshot);
         },
         onProgress: ({ progress }) => this.progressEmitter.fire(progress),
         onLog: (line) => this.log.info(line),
         onError: (message) => this.log.error(message),
+        onExit: (code) => {
+          if (client !== this.client) return;
+          this.client = null;
+          this.log.error(`the engine stopped unexpectedly (exit code ${code})`);
+          if (this.crashes >= 3) return;
+          this.crashes++;
+          setTimeout(() => {
+            if (!this.ended && this.client === null) this.launch(config);
+          }, 1000 * this.crashes);
+        },
       },
       path.join(this.extensionDir, 'dist', 'engineWorker.js'),
     );
+    this.client = client;
   }
 
   /** New budgets or week start: the worker recomputes without reading anything again. */
@@ -91,6 +112,7 @@ export class EngineService extends Disposable {
   }
 
   override dispose(): void {
+    this.ended = true;
     this.stopClient();
     super.dispose();
   }

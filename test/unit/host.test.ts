@@ -147,6 +147,33 @@ describe('breakdown periods', () => {
   });
 });
 
+describe('the engine service', () => {
+  it('restarts a worker that crashed instead of leaving the meter stale', async () => {
+    const { EngineService } = await import('../../src/host/engineService');
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript('dddddddd-dddd-4ddd-8ddd-dddddddddddd'), `${assistantLine({ messageId: 'c1', output: 7 })}\n`);
+    // An extension folder whose worker crashes on its first run (as out of memory would), and works after.
+    const extensionDir = tempDir();
+    fs.mkdirSync(path.join(extensionDir, 'dist'));
+    const crashed = path.join(extensionDir, 'crashed');
+    fs.writeFileSync(
+      path.join(extensionDir, 'dist', 'engineWorker.js'),
+      `const fs = require('fs');
+       if (!fs.existsSync(${JSON.stringify(crashed)})) { fs.writeFileSync(${JSON.stringify(crashed)}, ''); throw new Error('boom'); }
+       require(${JSON.stringify(path.join(REPO, 'dist', 'engineWorker.js'))});`,
+    );
+    const lines: string[] = [];
+    const log = { info: (l: string) => lines.push(l), error: (l: string) => lines.push(l), warn: () => {} };
+    const service = new EngineService(tempDir(), extensionDir, log as never);
+    try {
+      service.start({ budgets: [], weekStartsOn: 1, unit: 'usd', claudeConfigDir: configDir, agents: {}, stop: {}, problems: [] } as never);
+      await waitUntil(() => service.latest?.report.totals.outputTokens === 7, `a snapshot after the crash (log: ${lines.join(' | ')})`);
+    } finally {
+      service.dispose();
+    }
+  });
+});
+
 describe('the extension, activated against a fake VS Code', () => {
   const { configDir, transcript } = claudeHome();
   const session = 'cccccccc-cccc-4ccc-8ccc-cccccccccccc';

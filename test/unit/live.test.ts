@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { EngineClient } from '../../src/core/engineClient';
+import type { EngineWorkerOptions } from '../../src/core/engineProtocol';
 import type { Report } from '../../src/core/report';
-import { assistantLine, claudeHome, CLI, isolatedEnv, REPO, tempDir } from './helpers';
+import { assistantLine, claudeHome, CLI, isolatedEnv, REPO, tempDir, until } from './helpers';
 
 const S = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 
@@ -29,11 +30,11 @@ function waitFor(snapshots: Report[], subscribe: (f: () => void) => void, until:
 }
 
 /** A watching engine worker over `configDir`, its snapshots and errors, and the subscription waitFor() needs. */
-function watching(configDir: string, stateDir: string, onError: (message: string) => void) {
+function watching(configDir: string, stateDir: string, onError: (message: string) => void, extra: Partial<EngineWorkerOptions> = {}) {
   const snapshots: Report[] = [];
   let notify = () => {};
   const client = new EngineClient(
-    { env: isolatedEnv(configDir), stateDir, watch: true, debounceMs: 20 },
+    { env: isolatedEnv(configDir), stateDir, watch: true, debounceMs: 20, ...extra },
     { onSnapshot: ({ report }) => (snapshots.push(report), notify()), onError: (e) => (onError(e), notify()) },
     path.join(REPO, 'dist', 'engineWorker.js'),
   );
@@ -56,6 +57,26 @@ describe('live updates', () => {
       fs.writeFileSync(path.join(subagents, 'agent-x.jsonl'), `${assistantLine({ messageId: 'm4', output: 1000, isSidechain: true })}\n`);
       const last = await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 1111);
       assert.equal(last.sessions.find((s) => s.sessionId === S)?.outputTokens, 1011, 'subagent spend joins its parent session');
+    } finally {
+      await client.stop();
+    }
+  });
+
+  it('a log folder deleted and made again is watched again', async () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm1', output: 1 })}\n`);
+    const { client, snapshots, subscribe } = watching(configDir, tempDir(), (e) => assert.fail(e), { rootPollMs: 100 });
+    try {
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 1);
+      await new Promise((r) => setTimeout(r, 1000)); // the watcher is set up
+      fs.rmSync(path.join(configDir, 'projects'), { recursive: true });
+      await new Promise((r) => setTimeout(r, 500)); // a few polls see it gone
+      fs.mkdirSync(path.dirname(transcript(S)), { recursive: true });
+      await new Promise((r) => setTimeout(r, 500)); // and back
+      fs.writeFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm2', output: 10 })}\n`);
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 11, 15000); // well before the 60 s rescan
+      fs.appendFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm3', output: 100 })}\n`);
+      await waitFor(snapshots, subscribe, (r) => r.totals.outputTokens === 111, 15000);
     } finally {
       await client.stop();
     }
@@ -91,6 +112,52 @@ describe('live updates', () => {
       await new Promise((resolve) => child.once('exit', resolve));
     }
     assert.equal(child.exitCode, 0, 'watch saves and exits cleanly on SIGTERM');
+  });
+});
+
+describe('agent-spend watch and its output', () => {
+  it('watch piped into a reader that goes away (`| head -1`) quits cleanly', async () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm1', output: 1 })}\n`);
+    const child = spawn(process.execPath, [CLI, 'watch', '--json', '--no-state'], {
+      env: { ...isolatedEnv(configDir), PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      child.stdout.destroy(); // what `head -1` does once it has its line
+      for (let n = 2; n <= 4; n++) {
+        fs.appendFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: `m${n}`, output: n })}\n`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20000))]);
+      assert.equal(code, 0, stderr);
+      assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM'); // by pid: our own child
+    }
+  });
+});
+
+describe('a worker that crashes', () => {
+  it('is reported as gone, and stopping it afterwards does not wait for an exit that already happened', async () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript(S), `${assistantLine({ sessionId: S, messageId: 'm1', output: 1 })}\n`);
+    const script = path.join(tempDir(), 'crashing.js');
+    fs.writeFileSync(script, `require(${JSON.stringify(path.join(REPO, 'dist', 'engineWorker.js'))}); setTimeout(() => { throw new Error('boom'); }, 200);`);
+    let exitCode: number | undefined;
+    const client = new EngineClient(
+      { env: isolatedEnv(configDir), stateDir: tempDir(), watch: true },
+      { onSnapshot: () => {}, onError: () => {}, onExit: (code) => (exitCode = code) },
+      script,
+    );
+    await until(() => exitCode, 'onExit after the crash');
+    const stopping = Date.now();
+    await client.stop();
+    assert.ok(Date.now() - stopping < 4000, 'stop() returns at once (it used to wait for its 5 s timeout)');
   });
 });
 
