@@ -21,7 +21,7 @@ export interface RunningSession {
   model: string;
   usd: number;
   /** Requests of the session whose model has no known price (their cost is not in `usd`). */
-  unpricedRequests?: number;
+  unpricedRequests: number;
   /** The session's first request. */
   firstAt: number;
   lastAt: number;
@@ -109,7 +109,7 @@ export function buildMeter(ledger: Ledger, options: MeterOptions, now = Date.now
       const t = c.timestamp[row];
       const cost = c.costUsd[row];
       if (cost === cost) session.usd += cost;
-      else session.unpricedRequests = (session.unpricedRequests ?? 0) + 1;
+      else session.unpricedRequests++;
       if (t < session.firstAt) session.firstAt = t;
       if (t >= session.lastAt) {
         session.lastAt = t;

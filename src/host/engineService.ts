@@ -45,7 +45,6 @@ export class EngineService extends Disposable {
 
   /** Restarts after unexpected exits so far (a few are retried, then the error stays in the log). */
   private crashes = 0;
-  private ended = false;
 
   private launch(config: AgentSpendConfig): void {
     this.startedWith = startKey(config);
@@ -81,7 +80,7 @@ export class EngineService extends Disposable {
           if (this.crashes >= 3) return;
           this.crashes++;
           setTimeout(() => {
-            if (!this.ended && this.client === null) this.launch(config);
+            if (!this.isDisposed && this.client === null) this.launch(config);
           }, 1000 * this.crashes);
         },
       },
@@ -112,7 +111,6 @@ export class EngineService extends Disposable {
   }
 
   override dispose(): void {
-    this.ended = true;
     this.stopClient();
     super.dispose();
   }

@@ -112,7 +112,7 @@ export function tooltipMarkdown(meter: Meter, unit: MeterUnit, running: RunningA
     lines.push('', '**Running now**', '');
     for (const session of meter.running) {
       lines.push(
-        `- ${escapeMarkdown(session.agent)} · ${escapeMarkdown(session.project)} · ${escapeMarkdown(session.model)} · ${usd(session.usd)}${(session.unpricedRequests ?? 0) > 0 ? '+?' : ''}${session.burnPerHour > 0 ? ` · ${usd(session.burnPerHour)}/h` : ''}`,
+        `- ${escapeMarkdown(session.agent)} · ${escapeMarkdown(session.project)} · ${escapeMarkdown(session.model)} · ${usd(session.usd)}${session.unpricedRequests > 0 ? '+?' : ''}${session.burnPerHour > 0 ? ` · ${usd(session.burnPerHour)}/h` : ''}`,
       );
     }
   }

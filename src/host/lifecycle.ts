@@ -7,6 +7,11 @@ export abstract class Disposable implements vscode.Disposable {
   private readonly owned: vscode.Disposable[] = [];
   private disposed = false;
 
+  /** Whether dispose() has run: work scheduled before it (a timer, a restart) checks this before acting. */
+  protected get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   protected register<T extends vscode.Disposable>(disposable: T): T {
     if (this.disposed) disposable.dispose();
     else this.owned.push(disposable);

@@ -10,7 +10,7 @@ import type { BudgetState } from '../core/budget';
 import type { Meter } from '../core/meter';
 import * as fs from 'node:fs';
 import { processReader, stillTheAgent } from '../core/processes';
-import { stopAgent, systemOps, type StopOutcome } from '../core/stopper';
+import { stopAgent, systemOps, type ProcessOps, type StopOutcome } from '../core/stopper';
 import { usd } from '../shared/format';
 import type { Alert } from './alerts';
 import { alertMessage, ACTIONS, raiseCap } from './budgetWarnings';
@@ -143,7 +143,7 @@ export class StopController extends Disposable {
       const foreground = inForeground(target.pid);
       if (foreground === false) {
         try {
-          (reader.kill ?? systemOps(reader.read, reader.table).kill)(target.pid, 'SIGINT');
+          this.ops(reader).kill(target.pid, 'SIGINT');
         } catch (error) {
           this.log.warn(`could not interrupt ${target.agent} (pid ${target.pid}): ${(error as Error).message}`);
           continue;
@@ -176,6 +176,12 @@ export class StopController extends Disposable {
 
   private reader(): ReturnType<typeof processReader> & { kill?: (pid: number, signal: NodeJS.Signals) => void } {
     return this.host.processes ? this.host.processes() : processReader();
+  }
+
+  /** The system's process operations over `reader`'s table, with the kill the host injected (tests) when it did. */
+  private ops(reader: ReturnType<StopController['reader']>): ProcessOps {
+    const ops = systemOps(reader.read, reader.table);
+    return reader.kill ? { ...ops, kill: reader.kill } : ops;
   }
 
   /** Targets this window may act on: the extension host's own claude only while its setting is on. */
@@ -220,11 +226,10 @@ export class StopController extends Disposable {
       }
       const session = this.sessionOf(target);
       const terminal = this.agents.terminalOf(target);
-      const ops = systemOps(reader.read, reader.table);
       this.stopping.add(target.pid);
       let outcome: StopOutcome;
       try {
-        outcome = await stopAgent(target, 'kill' in reader && reader.kill ? { ...ops, kill: reader.kill } : ops, {
+        outcome = await stopAgent(target, this.ops(reader), {
           graceMs: config.graceSeconds * 1000,
           killAfterMs: config.killAfterSeconds * 1000,
           patterns: config.patterns,

@@ -74,7 +74,7 @@ describe('status bar text', () => {
   });
 
   it('escapes log-derived strings in the tooltip', () => {
-    const view = statusView({ ...meter, running: [{ agent: 'claude-code', sessionId: 's', project: '/p/<img src=x onerror=alert(1)>', model: 'claude-"q"[x](y)', usd: 1, firstAt: 0, lastAt: 0, burnPerHour: 0 }] }, 'usd');
+    const view = statusView({ ...meter, running: [{ agent: 'claude-code', sessionId: 's', project: '/p/<img src=x onerror=alert(1)>', model: 'claude-"q"[x](y)', usd: 1, unpricedRequests: 0, firstAt: 0, lastAt: 0, burnPerHour: 0 }] }, 'usd');
     assert.ok(view.tooltip.includes('\\<img src=x onerror=alert\\(1\\)\\>'), view.tooltip);
     assert.ok(view.tooltip.includes('claude\\-"q"\\[x\\]\\(y\\)'));
     assert.doesNotMatch(view.tooltip, /(^|[^\\])</, 'no unescaped angle bracket');

@@ -123,7 +123,7 @@ describe('stop controller', () => {
 
   it('a session budget whose session two processes could be running: offered, never stopped by itself', async () => {
     const running = [agent(9_000_001, '/w/a'), agent(9_000_003, '/w/a')];
-    const session = { agent: 'claude-code', sessionId: 's1', project: '/w/a', model: 'm', usd: 12, firstAt: 0, lastAt: 1, burnPerHour: 0 };
+    const session = { agent: 'claude-code', sessionId: 's1', project: '/w/a', model: 'm', usd: 12, unpricedRequests: 0, firstAt: 0, lastAt: 1, burnPerHour: 0 };
     const { stop, sent } = controller(running, true, { running: [session] });
     await stop.onCap(alert(state({ period: 'session', limitUsd: 10, warnAt: [], onCap: 'stop' }, { sessionId: 's1', agent: 'claude-code' })));
     assert.deepEqual(sent, []);

@@ -130,7 +130,7 @@ const drop = (t: ProcessInfo[], pid: number) => {
 describe('R3 interrupt twice = quit', () => {
   it('two budgets reaching their cap in one update (day + session, both interrupt) type Ctrl+C once, not twice', async () => {
     const a = run(9_000_001, { cwd: '/w/shop', sessionHint: 's1-0000-0000' });
-    const s = { agent: 'claude-code', sessionId: 's1-0000-0000', project: '/w/shop', model: 'm', usd: 12, firstAt: 0, lastAt: 1, burnPerHour: 0 };
+    const s = { agent: 'claude-code', sessionId: 's1-0000-0000', project: '/w/shop', model: 'm', usd: 12, unpricedRequests: 0, firstAt: 0, lastAt: 1, burnPerHour: 0 };
     const { stop, sent } = controller([a], {}, () => undefined, [], { running: [s] } as unknown as Partial<Meter>);
     const day = state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt' });
     const perSession = state({ period: 'session', limitUsd: 5, warnAt: [], onCap: 'interrupt' }, { index: 1, windowKey: 'k2', sessionId: s.sessionId, agent: 'claude-code' });
