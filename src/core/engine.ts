@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { statFile, type StatFields } from './fastStat';
 import { FolderIndex } from './folderIndex';
 import { Ledger } from './ledger';
 import { PriceBook, type PriceOverrides } from './pricing/pricing';
@@ -379,9 +380,9 @@ export class Engine {
         pending.push({ file, source, bytes: 0 });
         continue;
       }
-      let stat: fs.Stats;
+      let stat: StatFields;
       try {
-        stat = fs.statSync(file);
+        stat = statFile(file);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT') result.unreadable.push({ path: file, error: (error as Error).message });

@@ -5,6 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { statMtimeMs } from './fastStat';
 
 /** What a folder held when it was listed: its mtime then, its matching files and its subfolders. */
 export type FolderListing = [mtimeMs: number, files: string[], folders: string[]];
@@ -84,7 +85,7 @@ export class FolderIndex {
     let listing = this.listings.get(key);
     let mtimeMs: number;
     try {
-      mtimeMs = fs.statSync(dir).mtimeMs;
+      mtimeMs = statMtimeMs(dir);
     } catch (error) {
       this.forget(key);
       const code = (error as NodeJS.ErrnoException).code;

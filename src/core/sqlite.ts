@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type initSqlJs from 'sql.js';
+import type { StatFields } from './fastStat';
 import type { FileCursor } from './tail';
 import { isUnchanged as sameFileStat } from './tail';
 import type { ReadContext, SourceRead } from './sources/source';
@@ -442,7 +443,7 @@ function parseContext(context: string | undefined): CursorContext | undefined {
 /**
  * True when neither the database nor its WAL changed since `cursor` (while an agent streams, only the WAL changes).
  */
-export function sqliteIsUnchanged(file: string, cursor: FileCursor, stat: fs.Stats): boolean {
+export function sqliteIsUnchanged(file: string, cursor: FileCursor, stat: StatFields): boolean {
   if (!sameFileStat(cursor, stat)) return false;
   const context = parseContext(cursor.context);
   if (!context) return false;

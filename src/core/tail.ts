@@ -7,6 +7,7 @@
 // structure and drops long string bodies, so a 50 MB tool result costs a bounded amount of memory.
 
 import * as fs from 'node:fs';
+import type { StatFields } from './fastStat';
 import { indexOfNeedle, simdBlock } from './simd/search';
 
 export interface FileCursor {
@@ -74,7 +75,7 @@ function fingerprint(fd: number, offset: number): string {
 }
 
 /** True when `stat` shows nothing new since `cursor`. */
-export function isUnchanged(cursor: FileCursor | undefined, stat: fs.Stats): boolean {
+export function isUnchanged(cursor: FileCursor | undefined, stat: StatFields): boolean {
   return !!cursor && cursor.size === stat.size && cursor.mtimeMs === stat.mtimeMs && cursor.ino === stat.ino;
 }
 

@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import { digest } from '../hash';
 import * as path from 'node:path';
+import type { StatFields } from '../fastStat';
 import type { WalkOptions } from '../folderIndex';
 import {
   columnsOf,
@@ -1241,7 +1242,7 @@ function loadDbState(context: string | undefined): DbState | undefined {
 }
 
 /** True when neither the database, its WAL nor a messages file read from it changed since `cursor`. */
-function sessionsDbUnchanged(file: string, cursor: FileCursor, stat: fs.Stats): boolean {
+function sessionsDbUnchanged(file: string, cursor: FileCursor, stat: StatFields): boolean {
   if (!isUnchanged(cursor, stat)) return false;
   const state = loadDbState(cursor.context);
   if (!state || !sameStamp(state.w, stampOf(`${file}-wal`))) return false;

@@ -18,6 +18,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { StatFields } from '../fastStat';
 import type { WalkOptions } from '../folderIndex';
 import type { FileCursor } from '../tail';
 import { isUnchanged } from '../tail';
@@ -392,7 +393,7 @@ function makeSource(flavor: Flavor): Source {
     },
     prepare: loadSqlite,
     minReadIntervalMs: SQLITE_READ_INTERVAL_MS,
-    isUnchanged(file: string, cursor: FileCursor, stat: fs.Stats): boolean {
+    isUnchanged(file: string, cursor: FileCursor, stat: StatFields): boolean {
       return isDatabaseName(path.basename(file)) ? sqliteIsUnchanged(file, cursor, stat) : isUnchanged(cursor, stat);
     },
     read(file: string, previous: FileCursor | undefined, context: ReadContext): SourceRead {

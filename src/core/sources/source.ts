@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { StatFields } from '../fastStat';
 import type { WalkOptions } from '../folderIndex';
 import { tailFile, type FileCursor, type LineSink, type TailOptions } from '../tail';
 import type { UsageEvent } from '../usage';
@@ -113,7 +114,7 @@ export interface Source {
   /** Loads what reading needs and cannot load synchronously (the SQLite engine); called before a scan when a root exists. */
   prepare?(): Promise<void>;
   /** True when nothing changed since `cursor` (default: same size, mtime and inode). */
-  isUnchanged?(file: string, cursor: FileCursor, stat: fs.Stats): boolean;
+  isUnchanged?(file: string, cursor: FileCursor, stat: StatFields): boolean;
   /** Reads what is new in `file` since `previous`; never throws for an unreadable file (returns `error`). */
   read(file: string, previous: FileCursor | undefined, context: ReadContext): SourceRead;
 }
