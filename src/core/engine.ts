@@ -5,14 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { statFile, type StatFields } from './fastStat';
-import { FolderIndex } from './folderIndex';
+import { FolderIndex, listingKey, unchangedBelow, type QuickIndex } from './folderIndex';
 import { Ledger } from './ledger';
 import { PriceBook, type PriceOverrides } from './pricing/pricing';
 import { buildReport, type Report, type ReportQuery } from './report';
 import { CLAUDE_CODE } from './sources/claudeCode';
 import { ALL_SOURCES } from './sources/registry';
 import { newReadCounts, type ReadContext, type ReadCounts, type Source, type SourceRead } from './sources/source';
-import { isReadError, StateStore } from './stateStore';
+import { isReadError, StateStore, type DeferredState } from './stateStore';
 import { isUnchanged, type FileCursor, type TailOptions } from './tail';
 import type { UsageEvent } from './usage';
 
@@ -73,8 +73,10 @@ export interface ScanResult extends ReadCounts {
 export class Engine {
   readonly prices: PriceBook;
   ledger: Ledger;
-  cursors = new Map<string, FileCursor>();
-  folders = new FolderIndex();
+  private cursorMap = new Map<string, FileCursor>();
+  private folderIndex = new FolderIndex();
+  /** A deferred load's cursors and listings, until something needs them (see ensureReading()). */
+  private pendingReading: DeferredState | null = null;
   private readonly store: StateStore | null;
   private generation: string | undefined;
   private readonly log: (message: string) => void;
@@ -88,6 +90,23 @@ export class Engine {
   private readonly owners = new Map<string, Source>();
   /** When each file was last read, for sources that must not be read more often than `minReadIntervalMs`. */
   private readonly lastReadAt = new Map<string, number>();
+
+  /** Where each file was read to (a deferred load's are read now, if they were not yet). */
+  get cursors(): Map<string, FileCursor> {
+    this.ensureReading();
+    return this.cursorMap;
+  }
+
+  /** True while a deferred load's cursors and listings have not been needed (a start that found nothing new). */
+  get readingDeferred(): boolean {
+    return this.pendingReading !== null;
+  }
+
+  /** The folder listings (a deferred load's are read now, if they were not yet). */
+  get folders(): FolderIndex {
+    this.ensureReading();
+    return this.folderIndex;
+  }
 
   constructor(private readonly options: EngineOptions) {
     this.prices = new PriceBook(options.priceOverrides, options.cacheDir ? path.join(options.cacheDir, 'rate-cards.json') : undefined);
@@ -136,13 +155,19 @@ export class Engine {
   open(options: { deferRecords?: boolean } = {}): void {
     if (!this.store) return;
     const outcome = this.store.load(this.prices, { deferRecords: options.deferRecords });
-    if (outcome.kind === 'loaded') {
+    if (outcome.kind === 'loaded' || outcome.kind === 'deferred') {
       this.ledger = outcome.state.ledger;
-      this.cursors = outcome.state.cursors;
-      this.folders = outcome.state.folders;
       this.generation = outcome.state.generation;
       this.savedRevision = this.ledger.revision;
-      this.log(`loaded ${this.ledger.size} records and ${this.cursors.size} file cursors from ${this.store.file}`);
+      if (outcome.kind === 'loaded') {
+        this.cursorMap = outcome.state.cursors;
+        this.folderIndex = outcome.state.folders;
+      } else {
+        this.pendingReading = outcome.state;
+        // Only a file with a quick index has anything to gain from waiting.
+        if (!outcome.state.quick) this.ensureReading();
+      }
+      this.log(`loaded ${this.ledger.size} records from ${this.store.file}`);
     } else if (outcome.kind === 'corrupt') {
       this.setAside(outcome.reason);
     } else if (outcome.kind === 'unreadable') {
@@ -168,18 +193,46 @@ export class Engine {
       this.ledger.loadRecords();
       return undefined;
     } catch (error) {
-      // The file could not be read just now (EIO, EMFILE...): it is not damaged, and is not replaced (see open()).
-      if (isReadError(error)) throw new Error(`cannot read ${this.store?.file}: ${(error as Error).message}`);
-      // The records' part of the state file was damaged: set it aside, forget everything, read every log again.
-      this.setAside(`${this.store?.file}: ${(error as Error).message}`);
-      this.ledger = new Ledger(this.prices);
-      this.cursors = new Map();
-      this.folders = new FolderIndex();
-      this.generation = undefined;
-      this.savedRevision = -1;
-      this.cursorsDirty = true;
+      this.forgetDamagedState(error);
       return this.scan();
     }
+  }
+
+  /**
+   * Reads the rest of a deferred reading state. When its part of the file is damaged, the file is set aside and
+   * everything forgotten, as for damaged records: the scan that needed the cursors then reads every log again.
+   */
+  private ensureReading(): void {
+    const pending = this.pendingReading;
+    if (!pending) return;
+    let reading: ReturnType<DeferredState['reading']>;
+    try {
+      reading = pending.reading();
+    } catch (error) {
+      this.pendingReading = isReadError(error) ? pending : null;
+      this.forgetDamagedState(error);
+      return;
+    }
+    this.pendingReading = null;
+    this.cursorMap = reading.cursors;
+    this.folderIndex = reading.folders;
+  }
+
+  /**
+   * After a part of the state file turned out damaged: sets the file aside and forgets everything it held (every log
+   * is then read again). A file that could not be read just now (EIO, EMFILE...) is not damaged and is not replaced
+   * (see open()): that throws instead.
+   */
+  private forgetDamagedState(error: unknown): void {
+    if (isReadError(error)) throw new Error(`cannot read ${this.store?.file}: ${(error as Error).message}`);
+    this.setAside(`${this.store?.file}: ${(error as Error).message}`);
+    this.pendingReading = null;
+    this.ledger = new Ledger(this.prices);
+    this.cursorMap = new Map();
+    this.folderIndex = new FolderIndex();
+    this.generation = undefined;
+    this.savedRevision = -1;
+    this.cursorsDirty = true;
   }
 
   private setAside(reason: string): void {
@@ -263,8 +316,7 @@ export class Engine {
           continue;
         }
         const from = files.length;
-        // Claude Code's listings keep their historical, unprefixed keys in the state file.
-        this.folders.walk(dir, source.walk, files, unreadable, visited, source.agent === CLAUDE_CODE ? '' : source.agent);
+        this.folders.walk(dir, source.walk, files, unreadable, visited, namespaceOf(source));
         for (let i = from; i < files.length; i++) this.owners.set(files[i], source);
       }
     }
@@ -322,6 +374,13 @@ export class Engine {
         files.push(routed.file);
       }
     } else {
+      const quick = this.pendingReading?.quick;
+      const seen = quick ? this.quickUnchanged(quick) : null;
+      if (seen !== null) {
+        const result = newScanResult(unreadable);
+        result.filesSeen = seen;
+        return this.finish({ started, result, pending: [], progress: { filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 } });
+      }
       files = this.discover(unreadable);
     }
     const plan = this.plan(started, files, unreadable, !paths);
@@ -354,20 +413,42 @@ export class Engine {
     else if (outcome === 'replaced') result.eventsReplaced++;
   }
 
+  /**
+   * A deferred start's check that nothing changed, on the stored listings and cursors as arrays (no path string or
+   * object per file): what discover() and plan() would do, stat for stat. The number of files when every folder and
+   * file is as recorded and every stored listing was reached; null otherwise (the scan then takes the usual way).
+   */
+  private quickUnchanged(index: QuickIndex): number | null {
+    const visited = new Uint8Array(index.folderMtimes.length);
+    let files = 0;
+    for (const { source, roots } of this.sources) {
+      const seen = new Set<string>();
+      for (const dir of roots) {
+        if (!fs.existsSync(dir)) continue;
+        let real: string;
+        try {
+          real = fs.realpathSync(dir);
+        } catch {
+          continue;
+        }
+        if (seen.has(real)) continue;
+        seen.add(real);
+        // A file root (a database named by a setting or variable) takes the usual way.
+        if (this.isFileRoot(dir)) return null;
+        const folder = index.roots.get(listingKey(namespaceOf(source), dir));
+        if (folder === undefined) return null;
+        const count = unchangedBelow(index, folder, dir, 0, source.walk, visited, source.isUnchanged?.bind(source));
+        if (count < 0) return null;
+        files += count;
+      }
+    }
+    // A listing no walk reached would be dropped by discover(), and the state saved.
+    return visited.includes(0) ? null : files;
+  }
+
   /** Stats what there is to read: files whose size, mtime or inode changed since their cursor. */
   private plan(started: number, files: string[], unreadable: ScanResult['unreadable'], discovered: boolean): ScanPlan {
-    const result: ScanResult = {
-      ...newReadCounts(),
-      filesSeen: 0,
-      filesRead: 0,
-      filesRewritten: 0,
-      bytesRead: 0,
-      eventsAdded: 0,
-      eventsReplaced: 0,
-      unreadable,
-      deferred: [],
-      durationMs: 0,
-    };
+    const result = newScanResult(unreadable);
     result.filesSeen = files.length;
     const pending: ScanPlan['pending'] = [];
     let bytesTotal = 0;
@@ -466,13 +547,36 @@ export class Engine {
   /** Persists when anything changed since the last load or save. */
   save(): void {
     this.prices.persist();
-    if (!this.store || (this.ledger.revision === this.savedRevision && !this.cursorsDirty && !this.folders.changed)) return;
+    // Listings still waiting in a deferred load have not changed.
+    const foldersChanged = !this.pendingReading && this.folderIndex.changed;
+    if (!this.store || (this.ledger.revision === this.savedRevision && !this.cursorsDirty && !foldersChanged)) return;
+    this.ensureReading();
     this.ensureRecords();
     this.generation = this.store.save(this.ledger, { cursors: this.cursors, folders: this.folders }, this.generation);
     this.savedRevision = this.ledger.revision;
     this.cursorsDirty = false;
     this.folders.changed = false;
   }
+}
+
+/** Claude Code's listings keep their historical, unprefixed keys in the state file; other agents' are namespaced. */
+function namespaceOf(source: Source): string {
+  return source.agent === CLAUDE_CODE ? '' : source.agent;
+}
+
+function newScanResult(unreadable: ScanResult['unreadable']): ScanResult {
+  return {
+    ...newReadCounts(),
+    filesSeen: 0,
+    filesRead: 0,
+    filesRewritten: 0,
+    bytesRead: 0,
+    eventsAdded: 0,
+    eventsReplaced: 0,
+    unreadable,
+    deferred: [],
+    durationMs: 0,
+  };
 }
 
 function unique(values: string[]): string[] {

@@ -5,7 +5,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { statMtimeMs } from './fastStat';
+import { statFile, statMtimeMs, type StatFields } from './fastStat';
+import type { CursorStamp } from './tail';
 
 /** What a folder held when it was listed: its mtime then, its matching files and its subfolders. */
 export type FolderListing = [mtimeMs: number, files: string[], folders: string[]];
@@ -17,6 +18,31 @@ export interface WalkOptions {
   maxDepth: number;
   skipFolders: ReadonlySet<string>;
   isWanted: (name: string) => boolean;
+}
+
+/** The key of a folder's listing: its path, after `namespace` and a NUL for any namespace but Claude Code's (''). */
+export function listingKey(namespace: string, dir: string): string {
+  return namespace ? `${namespace}\u0000${dir}` : dir;
+}
+
+/** A listing key's parts: the namespace with its NUL ('' for none), and the folder's path. */
+export function splitListingKey(key: string): { namespace: string; dir: string } {
+  const at = key.indexOf('\u0000');
+  return at < 0 ? { namespace: '', dir: key } : { namespace: key.slice(0, at + 1), dir: key.slice(at + 1) };
+}
+
+/** The entries of `dir` a walk with `options` keeps: wanted files (and links), subfolders not skipped. Throws fs errors. */
+function listFolder(dir: string, options: WalkOptions): { wanted: string[]; folders: string[] } {
+  const wanted: string[] = [];
+  const folders: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      if (!options.skipFolders.has(entry.name)) folders.push(entry.name);
+    } else if ((entry.isFile() || entry.isSymbolicLink()) && options.isWanted(entry.name)) {
+      wanted.push(entry.name);
+    }
+  }
+  return { wanted, folders };
 }
 
 function sameNames(a: string[], b: string[]): boolean {
@@ -57,7 +83,7 @@ export class FolderIndex {
     visited: Set<string>,
     namespace = '',
   ): void {
-    this.walkFolder(root, 0, options, files, unreadable, visited, namespace ? `${namespace}\u0000` : '');
+    this.walkFolder(root, 0, options, files, unreadable, visited, listingKey(namespace, ''));
   }
 
   /** Drops the listings of folders that no walk reached (deleted, or no longer below a root). */
@@ -93,23 +119,15 @@ export class FolderIndex {
       return;
     }
     if (!listing || listing[0] !== mtimeMs) {
-      let entries: fs.Dirent[];
+      let wanted: string[];
+      let folders: string[];
       try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
+        ({ wanted, folders } = listFolder(dir, options));
       } catch (error) {
         this.forget(key);
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT') unreadable.push({ path: dir, error: (error as Error).message });
         return;
-      }
-      const wanted: string[] = [];
-      const folders: string[] = [];
-      for (const entry of entries) {
-        if (entry.isDirectory()) {
-          if (!options.skipFolders.has(entry.name)) folders.push(entry.name);
-        } else if ((entry.isFile() || entry.isSymbolicLink()) && options.isWanted(entry.name)) {
-          wanted.push(entry.name);
-        }
       }
       // A listing made in the same clock tick as the folder's last change might miss a change made right after.
       const previous = listing;
@@ -130,4 +148,119 @@ export class FolderIndex {
   private forget(dir: string): void {
     if (this.listings.delete(dir)) this.changed = true;
   }
+}
+
+/**
+ * The listings and cursors as a state file's first part holds them (stateStore.ts, format 4): arrays linked by index,
+ * for a start to check that nothing changed without building a path string or an object per file.
+ */
+export interface QuickIndex {
+  /** The listings no other listing names as a subfolder, where walks start, by listing key. */
+  roots: Map<string, number>;
+  folderMtimes: Float64Array;
+  /** Per listing: how many files, then how many subfolders, it holds. */
+  folderCounts: Uint32Array;
+  /** Per listing: the index of its first name (its files' names, then its subfolders'). */
+  firstName: Uint32Array;
+  /** Per name: the cursor of that file, or the listing of that subfolder; -1 when there is none. */
+  links: Int32Array;
+  /** Every name, then every distinct cursor context, one after the other: string i is names.slice(nameAt[i], nameAt[i + 1]). */
+  names: string;
+  nameAt: Uint32Array;
+  /** The index in `nameAt` of the first context (the number of names). */
+  firstContext: number;
+  /** Per cursor: offset, size, mtimeMs, ino. */
+  cursorNumbers: Float64Array;
+  /** Per cursor: its context's index among the contexts, or -1 for none. */
+  contextIds: Int32Array;
+}
+
+/** Cursor `cursor`'s figures and context, as a source's own rule for "unchanged" reads them. */
+function stampOf(index: QuickIndex, cursor: number): CursorStamp {
+  const context = index.contextIds[cursor];
+  const at = index.firstContext + context;
+  return {
+    size: index.cursorNumbers[cursor * 4 + 1],
+    mtimeMs: index.cursorNumbers[cursor * 4 + 2],
+    ino: index.cursorNumbers[cursor * 4 + 3],
+    context: context < 0 ? undefined : index.names.slice(index.nameAt[at], index.nameAt[at + 1]),
+  };
+}
+
+function sameNamesAt(index: QuickIndex, first: number, count: number, names: string[]): boolean {
+  if (names.length !== count) return false;
+  for (let i = 0; i < count; i++) {
+    if (names[i] !== index.names.slice(index.nameAt[first + i], index.nameAt[first + i + 1])) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether folder `dir` (listing `folder` of `index`) and everything below it are as recorded, checked the way
+ * FolderIndex.walk() and the engine's plan would: each folder's mtime (where it moved, its entries, listed again),
+ * each listed file's size, mtime and inode against its cursor. Marks the listings it reaches in `visited`. Returns
+ * how many files it checked, or -1 at the first difference, or at anything missing, unreadable or without a cursor
+ * (the caller then takes the usual way, which reports those).
+ */
+export function unchangedBelow(
+  index: QuickIndex,
+  folder: number,
+  dir: string,
+  depth: number,
+  options: WalkOptions,
+  visited: Uint8Array,
+  isUnchanged?: (file: string, cursor: CursorStamp, stat: StatFields) => boolean,
+): number {
+  visited[folder] = 1;
+  let mtimeMs: number;
+  try {
+    mtimeMs = statMtimeMs(dir);
+  } catch {
+    return -1;
+  }
+  const first = index.firstName[folder];
+  const files = index.folderCounts[folder * 2];
+  const subfolders = index.folderCounts[folder * 2 + 1];
+  if (index.folderMtimes[folder] !== mtimeMs) {
+    // The walk lists such a folder again, and it has not changed if the same names are there.
+    let listed: { wanted: string[]; folders: string[] };
+    try {
+      listed = listFolder(dir, options);
+    } catch {
+      return -1;
+    }
+    if (!sameNamesAt(index, first, files, listed.wanted) || !sameNamesAt(index, first + files, subfolders, listed.folders)) return -1;
+  }
+  const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+  const { links, names, nameAt, cursorNumbers } = index;
+  let count = 0;
+  for (let n = first; n < first + files; n++) {
+    const cursor = links[n];
+    if (cursor < 0) return -1;
+    const file = prefix + names.slice(nameAt[n], nameAt[n + 1]);
+    let stat: StatFields;
+    try {
+      stat = statFile(file);
+    } catch {
+      return -1;
+    }
+    if (!stat.isFile()) return -1;
+    if (isUnchanged) {
+      if (!isUnchanged(file, stampOf(index, cursor), stat)) return -1;
+    } else {
+      const at = cursor * 4;
+      if (stat.size !== cursorNumbers[at + 1] || stat.mtimeMs !== cursorNumbers[at + 2] || stat.ino !== cursorNumbers[at + 3]) return -1;
+    }
+    count++;
+  }
+  if (depth < options.maxDepth) {
+    for (let n = first + files; n < first + files + subfolders; n++) {
+      const child = links[n];
+      if (child < 0) return -1;
+      const below = unchangedBelow(index, child, prefix + names.slice(nameAt[n], nameAt[n + 1]), depth + 1, options, visited, isUnchanged);
+      if (below < 0) return -1;
+      count += below;
+    }
+  }
+  return count;
 }

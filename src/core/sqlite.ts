@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type initSqlJs from 'sql.js';
 import type { StatFields } from './fastStat';
-import type { FileCursor } from './tail';
+import type { CursorStamp, FileCursor } from './tail';
 import { isUnchanged as sameFileStat } from './tail';
 import type { ReadContext, SourceRead } from './sources/source';
 
@@ -304,7 +304,7 @@ function tryRead(dbPath: string, maxBytes: number, attempt: number, options: Sna
   options.afterRead?.(attempt);
   const after = fs.statSync(dbPath);
   // The main file changes only in a checkpoint (WAL mode) or a write (rollback mode): either way, read again.
-  if (!sameFileStat({ offset: 0, size: before.size, mtimeMs: before.mtimeMs, ino: before.ino, tail: '' }, after)) return undefined;
+  if (!sameFileStat(before, after)) return undefined;
   if (db.length !== before.size || hasHotJournal(dbPath)) return undefined;
   if (wal) {
     // A WAL that only grew is fine (what we read is a prefix; its frames are immutable until a restart). One that
@@ -443,7 +443,7 @@ function parseContext(context: string | undefined): CursorContext | undefined {
 /**
  * True when neither the database nor its WAL changed since `cursor` (while an agent streams, only the WAL changes).
  */
-export function sqliteIsUnchanged(file: string, cursor: FileCursor, stat: StatFields): boolean {
+export function sqliteIsUnchanged(file: string, cursor: CursorStamp, stat: StatFields): boolean {
   if (!sameFileStat(cursor, stat)) return false;
   const context = parseContext(cursor.context);
   if (!context) return false;

@@ -1,13 +1,19 @@
 // Persistence of the ledger and the file cursors in one binary file.
 //
-// Layout (format 3), in two parts with a CRC-32 each:
+// Layout (format 4), in three parts with a CRC-32 each:
 //  1. magic, header length, a small header JSON (record count, interned strings, price version, generation, section
-//     sizes), then the reading state: the cursors' numbers and context indices, the folder listings' mtimes and entry
-//     counts, and every path and name as one UTF-8 text with each one's length (in UTF-16 units, for slicing);
-//  2. the records: their keys (newline separated), then each ledger column's raw bytes.
-// Typed sections are 8-byte aligned in the file. A start reads part 1 (thousands of cursors without parsing JSON for
-// them) and, in the CLI, part 2 only when something is added or a report must be built. Format 2 (the reading state
-// inside the header JSON, one checksum) is still read.
+//     sizes, the walk roots), then what a start needs to tell that nothing changed: each cursor's offset, size,
+//     mtime, inode and context index; each folder listing's mtime and entry counts; for each listed name, the cursor
+//     of that file or the listing of that subfolder (-1: none); the names, then the distinct contexts, as one UTF-8
+//     text with each one's length (in UTF-16 units, for slicing);
+//  2. the rest of the reading state: each cursor's path and tail, and each listing's key, as one text with their
+//     lengths;
+//  3. the records: their keys (newline separated), then each ledger column's raw bytes.
+// Typed sections are 8-byte aligned in the file. The CLI's start reads part 1 only, and walks the listings by index
+// to stat every folder and file (QuickIndex): when all of them are as recorded, nothing else is read, and no cursor
+// or listing object is built; part 2 is read when something changed, part 3 when something is added or a report
+// must be built. Format 3 (parts 1 and 2 as one, without the links) and format 2 (the reading state inside the
+// header JSON, one checksum) are still read.
 //
 // Writes go to a temporary file that is renamed over the old one, so a reader sees either the old state or the new
 // one. Writers on the same directory take a lock file and merge what another process wrote since they loaded, so
@@ -19,11 +25,13 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { allocateColumns, COLUMN_NAMES, Ledger, type LedgerColumns } from './ledger';
 import type { PriceBook } from './pricing/pricing';
-import { FolderIndex, type FolderListing } from './folderIndex';
+import { FolderIndex, splitListingKey, type FolderListing, type QuickIndex } from './folderIndex';
 import type { FileCursor } from './tail';
 
 const MAGIC = Buffer.from('AGSPEND1', 'latin1');
-const FORMAT_VERSION = 3;
+const FORMAT_VERSION = 4;
+/** The layout before: the whole reading state as one part, one text for every path and name. */
+const FORMAT_ONE_READING_PART = 3;
 /** The older layout this version still reads (the reading state inside the header JSON). */
 const FORMAT_JSON_READING = 2;
 export const STATE_FILE = 'ledger.bin';
@@ -40,12 +48,18 @@ interface Header {
   /** Changes on every write: a writer that sees another generation merges before it writes. */
   generation: string;
   keysBytes: number;
-  /** Format 3: how many cursors, distinct cursor contexts, folder listings, names in them; the text's bytes. */
+  /** Formats 3 and 4: how many cursors, distinct cursor contexts, folder listings, names in them. */
   cursorCount?: number;
   contextCount?: number;
   folderCount?: number;
   nameCount?: number;
+  /** Format 3: the bytes of its one text. */
   textBytes?: number;
+  /** Format 4: the bytes of part 1's text (names, then contexts) and of part 2's (paths, tails, listing keys). */
+  namesBytes?: number;
+  restBytes?: number;
+  /** Format 4: the listings no other listing names as a subfolder (where walks start), by key. */
+  walkRoots?: Array<[key: string, folder: number]>;
   /** Format 2: the reading state itself. */
   cursors?: StoredCursor[];
   folders?: Array<[string, ...FolderListing]>;
@@ -62,8 +76,19 @@ export interface LoadedState extends ReadingState {
   generation: string;
 }
 
+/** A state loaded for the CLI: the records and the reading state are read when first needed. */
+export interface DeferredState {
+  ledger: Ledger;
+  generation: string;
+  /** Null for a format 3 file (whose reading state was read whole). */
+  quick: QuickIndex | null;
+  /** The cursors and listings; throws if their part of the file turns out damaged. */
+  reading: () => ReadingState;
+}
+
 export type LoadOutcome =
   | { kind: 'loaded'; state: LoadedState }
+  | { kind: 'deferred'; state: DeferredState }
   | { kind: 'missing' }
   /** The file is there but could not be read (permissions, EMFILE, EIO...): not damaged, and not to be replaced. */
   | { kind: 'unreadable'; reason: string }
@@ -135,15 +160,17 @@ function align8(n: number): number {
 /** The state file's bytes, as the parts to write one after the other (no copy into one buffer). */
 export function encodeState(ledger: Ledger, reading: ReadingState, generation: string): Buffer[] {
   const keys = ledger.serializeKeys();
-  // The reading state: numbers in typed arrays, every string in one text (lengths in UTF-16 units, for slicing).
+  // The reading state: numbers in typed arrays, strings in two texts (lengths in UTF-16 units, for slicing).
   const cursorCount = reading.cursors.size;
   const cursorNumbers = new Float64Array(cursorCount * 4);
   const cursorContexts = new Int32Array(cursorCount);
   const paths: string[] = [];
   const tails: string[] = [];
   const contextIds = new Map<string, number>();
+  const cursorOf = new Map<string, number>();
   let i = 0;
   for (const [file, c] of reading.cursors) {
+    cursorOf.set(file, i);
     paths.push(file);
     tails.push(c.tail);
     cursorNumbers[i * 4] = c.offset;
@@ -158,22 +185,43 @@ export function encodeState(ledger: Ledger, reading: ReadingState, generation: s
     cursorContexts[i++] = context;
   }
   const folders = reading.folders.serialize();
+  const folderOf = new Map<string, number>();
+  folders.forEach(([key], f) => folderOf.set(key, f));
   const folderMtimes = new Float64Array(folders.length);
   const folderCounts = new Uint32Array(folders.length * 2);
   const folderKeys: string[] = [];
   const names: string[] = [];
-  folders.forEach(([dir, mtimeMs, files, subfolders], f) => {
-    folderKeys.push(dir);
+  const links: number[] = [];
+  const named = new Uint8Array(folders.length);
+  folders.forEach(([key, mtimeMs, files, subfolders], f) => {
+    folderKeys.push(key);
     folderMtimes[f] = mtimeMs;
     folderCounts[f * 2] = files.length;
     folderCounts[f * 2 + 1] = subfolders.length;
-    for (const name of files) names.push(name);
-    for (const name of subfolders) names.push(name);
+    // What FolderIndex's walk makes of this listing's names: its files' paths, its subfolders' keys.
+    const { namespace, dir } = splitListingKey(key);
+    const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+    for (const name of files) {
+      names.push(name);
+      links.push(cursorOf.get(prefix + name) ?? -1);
+    }
+    for (const name of subfolders) {
+      names.push(name);
+      const child = folderOf.get(namespace + prefix + name) ?? -1;
+      if (child >= 0 && child !== f) named[child] = 1;
+      links.push(child);
+    }
   });
-  const texts = [...paths, ...tails, ...contextIds.keys(), ...folderKeys, ...names];
-  const lengths = new Uint32Array(texts.length);
-  for (let t = 0; t < texts.length; t++) lengths[t] = texts[t].length;
-  const text = Buffer.from(texts.join(''), 'utf8');
+  const walkRoots: Array<[string, number]> = [];
+  for (let f = 0; f < folders.length; f++) if (!named[f]) walkRoots.push([folderKeys[f], f]);
+  const first = [...names, ...contextIds.keys()];
+  const firstLengths = new Uint32Array(first.length);
+  for (let n = 0; n < first.length; n++) firstLengths[n] = first[n].length;
+  const firstText = Buffer.from(first.join(''), 'utf8');
+  const rest = [...paths, ...tails, ...folderKeys];
+  const restLengths = new Uint32Array(rest.length);
+  for (let t = 0; t < rest.length; t++) restLengths[t] = rest[t].length;
+  const restText = Buffer.from(rest.join(''), 'utf8');
 
   const header: Header = {
     format: FORMAT_VERSION,
@@ -186,7 +234,9 @@ export function encodeState(ledger: Ledger, reading: ReadingState, generation: s
     contextCount: contextIds.size,
     folderCount: folders.length,
     nameCount: names.length,
-    textBytes: text.length,
+    namesBytes: firstText.length,
+    restBytes: restText.length,
+    walkRoots,
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const headerLength = Buffer.alloc(4);
@@ -201,18 +251,27 @@ export function encodeState(ledger: Ledger, reading: ReadingState, generation: s
     parts.push(bytes);
     offset += bytes.length;
   };
-  // Part one, what every start needs: the reading state, then its checksum.
+  const checksum = (from: number): void => {
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32LE(crc32Parts(parts.slice(from)), 0);
+    parts.push(sum);
+    offset += 4;
+  };
+  // Part one, what every start needs (QuickIndex), then its checksum.
   push(cursorNumbers);
   push(cursorContexts);
   push(folderMtimes);
   push(folderCounts);
-  push(lengths);
-  push(text);
-  const checksumA = Buffer.alloc(4);
-  checksumA.writeUInt32LE(crc32Parts(parts), 0);
-  parts.push(checksumA);
-  offset += 4;
-  // Part two, the records, needed only when something is added or a report is built: keys, columns, checksum.
+  push(Int32Array.from(links));
+  push(firstLengths);
+  push(firstText);
+  checksum(0);
+  // Part two, the rest of the reading state, needed when something changed.
+  const restFrom = parts.length;
+  push(restLengths);
+  push(restText);
+  checksum(restFrom);
+  // Part three, the records, needed only when something is added or a report is built: keys, columns, checksum.
   const recordsFrom = parts.length;
   parts.push(keys);
   offset += keys.length;
@@ -220,9 +279,7 @@ export function encodeState(ledger: Ledger, reading: ReadingState, generation: s
     const column = ledger.columns[name];
     push(column, ledger.size * column.BYTES_PER_ELEMENT);
   }
-  const checksumB = Buffer.alloc(4);
-  checksumB.writeUInt32LE(crc32Parts(parts.slice(recordsFrom)), 0);
-  parts.push(checksumB);
+  checksum(recordsFrom);
   return parts;
 }
 
@@ -285,43 +342,74 @@ function parseHeader(data: Buffer): { header: Header; end: number } {
   const start = MAGIC.length + 4;
   if (start + headerLength > data.length) throw new Error('the header runs past the end of the file');
   const header = JSON.parse(data.toString('utf8', start, start + headerLength)) as Header;
-  if (header.format !== FORMAT_VERSION && header.format !== FORMAT_JSON_READING) {
+  if (header.format !== FORMAT_VERSION && header.format !== FORMAT_ONE_READING_PART && header.format !== FORMAT_JSON_READING) {
     throw new Error(`written by a different version of Agent Spend (state format ${header.format}, this one reads ${FORMAT_VERSION})`);
   }
   if (!Number.isInteger(header.size) || header.size < 0) throw new Error('the record count is not a count');
+  for (const count of [header.keysBytes, header.cursorCount, header.contextCount, header.folderCount, header.nameCount, header.textBytes, header.namesBytes, header.restBytes]) {
+    if (count !== undefined && !(Number.isInteger(count) && count >= 0)) throw new Error('a count in the header is not a count');
+  }
   return { header, end: start + headerLength };
 }
 
-/** Where each section of format 3's reading state starts, and its bytes, from the header's counts alone. */
-function readingSections(header: Header, headerEnd: number): Array<{ start: number; bytes: number }> {
-  const cursors = header.cursorCount ?? 0;
-  const folders = header.folderCount ?? 0;
-  const sizes = [cursors * 32, cursors * 4, folders * 8, folders * 8, 4 * (cursors * 2 + (header.contextCount ?? 0) + folders + (header.nameCount ?? 0))];
-  const sections: Array<{ start: number; bytes: number }> = [];
-  let offset = headerEnd;
-  for (const bytes of [...sizes, header.textBytes ?? 0]) {
-    sections.push({ start: align8(offset), bytes });
-    offset = align8(offset) + bytes;
-  }
-  return sections;
+/** Where the sections of the reading state start, and their bytes, from the header's counts alone. */
+export interface ReadingLayout {
+  /** Part one's sections (format 3: the whole reading state); its checksum follows at `oneEnd`. */
+  one: Array<{ start: number; bytes: number }>;
+  oneEnd: number;
+  /** Format 4's part two (format 3: none, and `twoEnd` is `oneEnd`); its checksum follows at `twoEnd`. */
+  two: Array<{ start: number; bytes: number }>;
+  twoEnd: number;
 }
 
-/** Where format 3's reading state ends (its checksum follows), from the header's counts alone. */
+export function readingLayout(header: Header, headerEnd: number): ReadingLayout {
+  const cursors = header.cursorCount ?? 0;
+  const folders = header.folderCount ?? 0;
+  const names = header.nameCount ?? 0;
+  const contexts = header.contextCount ?? 0;
+  const place = (from: number, sizes: number[]) => {
+    let offset = from;
+    const sections = sizes.map((bytes) => {
+      const start = align8(offset);
+      offset = start + bytes;
+      return { start, bytes };
+    });
+    return { sections, end: offset };
+  };
+  if (header.format === FORMAT_ONE_READING_PART) {
+    const one = place(headerEnd, [cursors * 32, cursors * 4, folders * 8, folders * 8, 4 * (cursors * 2 + contexts + folders + names), header.textBytes ?? 0]);
+    return { one: one.sections, oneEnd: one.end, two: [], twoEnd: one.end };
+  }
+  const one = place(headerEnd, [cursors * 32, cursors * 4, folders * 8, folders * 8, names * 4, 4 * (names + contexts), header.namesBytes ?? 0]);
+  const two = place(one.end + 4, [4 * (cursors * 2 + folders), header.restBytes ?? 0]);
+  return { one: one.sections, oneEnd: one.end, two: two.sections, twoEnd: two.end };
+}
+
+/** Where the reading state ends (the last checksum before the records), from the header's counts alone. */
 export function readingEnd(header: Header, headerEnd: number): number {
-  const last = readingSections(header, headerEnd).at(-1)!;
-  return last.start + last.bytes;
+  return readingLayout(header, headerEnd).twoEnd;
 }
 
 /**
- * Whether the reading state's checksum holds. Files written before November 2026 carry a wrong one where a section
- * was empty (no cursors, say, once every log was deleted): Node's zlib.crc32 restarted from 0 at an empty typed array (see
- * crc32()), so the sum covered only the bytes after the last empty section. Such a file is taken as written, or the
- * records of those deleted logs would be set aside with it.
+ * Whether part one's checksum holds. Format 3 files written before November 2026 carry a wrong one where a section
+ * was empty (no cursors, say, once every log was deleted): Node's zlib.crc32 restarted from 0 at an empty typed array
+ * (see crc32()), so the sum covered only the bytes after the last empty section. Such a file is taken as written, or
+ * the records of those deleted logs would be set aside with it.
  */
-function readingIntact(data: Buffer, header: Header, headerEnd: number, textEnd: number): boolean {
-  const stored = data.readUInt32LE(textEnd);
-  if (crc32(data.subarray(0, textEnd)) === stored) return true;
-  return readingSections(header, headerEnd).some(({ start, bytes }) => bytes === 0 && crc32(data.subarray(start, textEnd)) === stored);
+function partOneIntact(data: Buffer, header: Header, layout: ReadingLayout): boolean {
+  const stored = data.readUInt32LE(layout.oneEnd);
+  if (crc32(data.subarray(0, layout.oneEnd)) === stored) return true;
+  return (
+    header.format === FORMAT_ONE_READING_PART &&
+    layout.one.some(({ start, bytes }) => bytes === 0 && crc32(data.subarray(start, layout.oneEnd)) === stored)
+  );
+}
+
+/** Part two of format 4, its checksum included (the four bytes at the end). */
+function checkPartTwo(bytes: Buffer): void {
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) {
+    throw new Error('checksum mismatch in the cursors (truncated or damaged)');
+  }
 }
 
 /** The records (keys and columns) from their part of the file; `sections` stands at their start. */
@@ -337,31 +425,45 @@ function decodeRecords(header: Header, sections: Sections): { columns: LedgerCol
   return { columns, keysBlob };
 }
 
-/** A whole state file's bytes, decoded at once (format 3 or 2). */
+/** A whole state file's bytes, decoded at once (format 4, 3 or 2). */
 export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
   const { header, end } = parseHeader(data);
   if (header.format === FORMAT_JSON_READING) return decodeFormat2(data, header, end, prices);
-  const textEnd = readingEnd(header, end);
-  if (textEnd + 8 > data.length) throw new Error('the file is shorter than its header says (truncated)');
-  if (!readingIntact(data, header, end, textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
-  const reading = readingFromSections(header, new Sections(data, end, textEnd));
+  const layout = readingLayout(header, end);
+  if (layout.twoEnd + 8 > data.length) throw new Error('the file is shorter than its header says (truncated)');
+  if (!partOneIntact(data, header, layout)) throw new Error('checksum mismatch (truncated or damaged)');
+  let reading: ReadingState;
+  if (header.format === FORMAT_ONE_READING_PART) {
+    reading = readingFromFormat3(header, new Sections(data, end, layout.oneEnd));
+  } else {
+    checkPartTwo(data.subarray(layout.oneEnd + 4, layout.twoEnd + 4));
+    const quick = quickIndexFrom(header, new Sections(data, end, layout.oneEnd));
+    reading = readingFromParts(header, quick, new Sections(data, layout.oneEnd + 4, layout.twoEnd));
+  }
   const recordsEnd = data.length - 4;
-  if (crc32(data.subarray(textEnd + 4, recordsEnd)) !== data.readUInt32LE(recordsEnd)) {
+  if (crc32(data.subarray(layout.twoEnd + 4, recordsEnd)) !== data.readUInt32LE(recordsEnd)) {
     throw new Error('checksum mismatch in the records (truncated or damaged)');
   }
-  const records = decodeRecords(header, new Sections(data, textEnd + 4, recordsEnd));
+  const records = decodeRecords(header, new Sections(data, layout.twoEnd + 4, recordsEnd));
   const ledger = new Ledger(prices, { strings: header.strings, size: header.size, ...records });
   if (header.priceVersion !== prices.version) ledger.reprice();
   return { ledger, ...reading, generation: header.generation };
 }
 
 /**
- * Reads a state file's first part only (what a start needs to see whether anything changed); the records are read
- * from the same open file when the ledger first needs them (a damaged record part then throws from there, see
- * Engine.ensureRecords()). Format 2 files, and files whose prices changed, are read whole.
+ * Reads a state file's first part only (what a start needs to see whether anything changed); the rest of the reading
+ * state and the records are read from the same open file when first needed (a damaged part then throws from there,
+ * see Engine.ensureReading() and Engine.ensureRecords()). Format 2 files, and files whose prices changed, are read
+ * whole; format 3 files, their reading state at once.
  */
-function loadDeferred(file: string, prices: PriceBook): LoadedState {
+function loadDeferred(file: string, prices: PriceBook): { whole: LoadedState } | { deferred: DeferredState } {
   const fd = fs.openSync(file, 'r');
+  // The file stays open for what is read later (the rest of the reading state, the records): a save by another
+  // process renames a new file over this one, and what is read later must come from the same one.
+  let users = 0;
+  const release = (): void => {
+    if (--users === 0) fs.closeSync(fd);
+  };
   let handedOver = false;
   try {
     const size = fs.fstatSync(fd).size;
@@ -374,6 +476,11 @@ function loadDeferred(file: string, prices: PriceBook): LoadedState {
       }
       return into;
     };
+    /** Bytes `from` to `to` read from an 8-byte boundary of the file, so that sections aligned in the file are in memory. */
+    const readAligned = (from: number, to: number): { bytes: Buffer; base: number } => {
+      const base = from - (from % 8);
+      return { bytes: read(base, to - base), base };
+    };
     /** The file's first `length` bytes, reading only those `have` does not hold yet. */
     const prefix = (have: Buffer, length: number): Buffer => {
       if (have.length >= length) return have;
@@ -385,29 +492,54 @@ function loadDeferred(file: string, prices: PriceBook): LoadedState {
     const headerLength = head.length >= MAGIC.length + 4 ? head.readUInt32LE(MAGIC.length) : 0;
     const first = prefix(head, Math.min(size, MAGIC.length + 4 + headerLength));
     const { header, end } = parseHeader(first);
-    if (header.format === FORMAT_JSON_READING || header.priceVersion !== prices.version) return decodeState(prefix(first, size), prices);
-    const textEnd = readingEnd(header, end);
-    if (textEnd + 8 > size) throw new Error('the file is shorter than its header says (truncated)');
-    const partA = prefix(first, textEnd + 4);
-    if (!readingIntact(partA, header, end, textEnd)) throw new Error('checksum mismatch (truncated or damaged)');
-    const reading = readingFromSections(header, new Sections(partA, end, textEnd));
+    if (header.format === FORMAT_JSON_READING || header.priceVersion !== prices.version) return { whole: decodeState(prefix(first, size), prices) };
+    const layout = readingLayout(header, end);
+    if (layout.twoEnd + 8 > size) throw new Error('the file is shorter than its header says (truncated)');
+    const partOne = prefix(first, layout.oneEnd + 4);
+    if (!partOneIntact(partOne, header, layout)) throw new Error('checksum mismatch (truncated or damaged)');
+    let reading: () => ReadingState;
+    let quick: QuickIndex | null = null;
+    if (header.format === FORMAT_ONE_READING_PART) {
+      const whole = readingFromFormat3(header, new Sections(partOne, end, layout.oneEnd));
+      reading = () => whole;
+    } else {
+      const index = quickIndexFrom(header, new Sections(partOne, end, layout.oneEnd));
+      quick = index;
+      // Read once: the answer, or the error, stands for every later call.
+      let outcome: { reading: ReadingState } | { error: unknown } | undefined;
+      users++;
+      reading = () => {
+        if (!outcome) {
+          try {
+            const { bytes, base } = readAligned(layout.oneEnd + 4, layout.twoEnd + 4);
+            checkPartTwo(bytes.subarray(layout.oneEnd + 4 - base));
+            outcome = { reading: readingFromParts(header, index, new Sections(bytes, layout.oneEnd + 4 - base, bytes.length - 4, base)) };
+          } catch (error) {
+            outcome = { error };
+          } finally {
+            release();
+          }
+        }
+        if ('error' in outcome) throw outcome.error;
+        return outcome.reading;
+      };
+    }
     const loadRecords = (): { columns: LedgerColumns; keysBlob: Buffer } => {
       try {
-        // Read from an 8-byte boundary of the file, so that the columns (aligned in the file) are aligned in memory.
-        const from = textEnd + 4;
-        const start = from - (from % 8);
-        const part = read(start, size - start);
-        if (crc32(part.subarray(from - start, part.length - 4)) !== part.readUInt32LE(part.length - 4)) {
+        const from = layout.twoEnd + 4;
+        const { bytes, base } = readAligned(from, size);
+        if (crc32(bytes.subarray(from - base, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) {
           throw new Error('checksum mismatch in the records (truncated or damaged)');
         }
-        return decodeRecords(header, new Sections(part, from - start, part.length - 4, start));
+        return decodeRecords(header, new Sections(bytes, from - base, bytes.length - 4, base));
       } finally {
-        fs.closeSync(fd);
+        release();
       }
     };
     const ledger = new Ledger(prices, { strings: header.strings, size: header.size, load: loadRecords });
+    users++;
     handedOver = true;
-    return { ledger, ...reading, generation: header.generation };
+    return { deferred: { ledger, quick, reading, generation: header.generation } };
   } finally {
     if (!handedOver) fs.closeSync(fd);
   }
@@ -432,40 +564,122 @@ function decodeFormat2(data: Buffer, header: Header, end: number, prices: PriceB
   return { ledger, cursors, folders: new FolderIndex(header.folders ?? []), generation: header.generation };
 }
 
-/** Format 3's reading state: the typed sections after the header, and the text holding every path and name. */
-function readingFromSections(header: Header, sections: Sections): ReadingState {
+/** Format 4's part one as a QuickIndex; every count and link is checked against what is there. */
+function quickIndexFrom(header: Header, sections: Sections): QuickIndex {
   const cursorCount = header.cursorCount ?? 0;
-  const contextCount = header.contextCount ?? 0;
   const folderCount = header.folderCount ?? 0;
   const nameCount = header.nameCount ?? 0;
-  const numbers = sections.next(Float64Array, cursorCount * 4);
+  const contextCount = header.contextCount ?? 0;
+  const cursorNumbers = sections.next(Float64Array, cursorCount * 4);
   const contextIds = sections.next(Int32Array, cursorCount);
   const folderMtimes = sections.next(Float64Array, folderCount);
   const folderCounts = sections.next(Uint32Array, folderCount * 2);
-  const lengths = sections.next(Uint32Array, cursorCount * 2 + contextCount + folderCount + nameCount);
-  const textBytes = sections.next(Uint8Array, header.textBytes ?? 0);
-  const text = Buffer.from(textBytes.buffer, textBytes.byteOffset, textBytes.length).toString('utf8');
-  let at = 0;
-  let t = 0;
-  // Counts come from the file: check each against what is there before trusting it (a damaged count must fail
-  // the load, not allocate without bound).
-  const next = (): string => {
-    if (t >= lengths.length) throw new Error('the stored names do not match their counts');
-    const length = lengths[t++];
-    if (at + length > text.length) throw new Error('a stored name runs past the end of its text');
-    return text.slice(at, (at += length));
-  };
-  let listed = 0;
-  for (let f = 0; f < folderCount * 2; f++) listed += folderCounts[f];
-  if (listed !== nameCount) throw new Error('the stored names do not match their counts');
-  const paths: string[] = [];
-  for (let i = 0; i < cursorCount; i++) paths.push(next());
-  const tails: string[] = [];
-  for (let i = 0; i < cursorCount; i++) tails.push(next());
-  const contexts: string[] = [];
-  for (let i = 0; i < contextCount; i++) contexts.push(next());
-  const cursors = new Map<string, FileCursor>();
+  const links = sections.next(Int32Array, nameCount);
+  const textLengths = sections.next(Uint32Array, nameCount + contextCount);
+  const text = sections.next(Uint8Array, header.namesBytes ?? 0);
+  const names = Buffer.from(text.buffer, text.byteOffset, text.length).toString('utf8');
+  const firstName = new Uint32Array(folderCount);
+  let n = 0;
+  for (let f = 0; f < folderCount; f++) {
+    firstName[f] = n;
+    const files = folderCounts[f * 2];
+    const end = n + files + folderCounts[f * 2 + 1];
+    if (end > nameCount) throw new Error('the stored names do not match their counts');
+    for (; n < end; n++) {
+      const link = links[n];
+      if (link < -1 || link >= (n < firstName[f] + files ? cursorCount : folderCount)) throw new Error('a stored link points past its table');
+    }
+  }
+  if (n !== nameCount) throw new Error('the stored names do not match their counts');
   for (let i = 0; i < cursorCount; i++) {
+    if (contextIds[i] < -1 || contextIds[i] >= contextCount) throw new Error('a stored context points past its table');
+  }
+  const nameAt = new Uint32Array(nameCount + contextCount + 1);
+  let at = 0;
+  for (let i = 0; i < nameCount + contextCount; i++) {
+    nameAt[i] = at;
+    at += textLengths[i];
+  }
+  nameAt[nameCount + contextCount] = at;
+  if (at !== names.length) throw new Error('the stored names do not match their counts');
+  const roots = new Map<string, number>();
+  for (const root of header.walkRoots ?? []) {
+    if (!Array.isArray(root) || typeof root[0] !== 'string' || !Number.isInteger(root[1]) || root[1] < 0 || root[1] >= folderCount) {
+      throw new Error('a stored walk root points past its table');
+    }
+    roots.set(root[0], root[1]);
+  }
+  return { roots, folderMtimes, folderCounts, firstName, links, names, nameAt, firstContext: nameCount, cursorNumbers, contextIds };
+}
+
+/** Format 4's reading state: part one (as a QuickIndex) and part two (`sections`, standing at its start). */
+function readingFromParts(header: Header, quick: QuickIndex, sections: Sections): ReadingState {
+  const cursorCount = header.cursorCount ?? 0;
+  const contextCount = header.contextCount ?? 0;
+  const folderCount = header.folderCount ?? 0;
+  const lengths = sections.next(Uint32Array, cursorCount * 2 + folderCount);
+  const bytes = sections.next(Uint8Array, header.restBytes ?? 0);
+  const text = new StoredText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'), lengths);
+  const paths = text.take(cursorCount);
+  const tails = text.take(cursorCount);
+  const { names, nameAt, folderCounts, folderMtimes, firstName, firstContext, contextIds } = quick;
+  const contexts: string[] = [];
+  for (let i = firstContext; i < firstContext + contextCount; i++) contexts.push(names.slice(nameAt[i], nameAt[i + 1]));
+  const cursors = cursorsFrom(quick.cursorNumbers, contextIds, paths, tails, contexts);
+  const listings: Array<[string, ...FolderListing]> = [];
+  for (let f = 0; f < folderCount; f++) {
+    const key = text.next();
+    const files: string[] = [];
+    const subfolders: string[] = [];
+    const first = firstName[f];
+    const fileEnd = first + folderCounts[f * 2];
+    const end = fileEnd + folderCounts[f * 2 + 1];
+    for (let n = first; n < fileEnd; n++) files.push(names.slice(nameAt[n], nameAt[n + 1]));
+    for (let n = fileEnd; n < end; n++) subfolders.push(names.slice(nameAt[n], nameAt[n + 1]));
+    listings.push([key, folderMtimes[f], files, subfolders]);
+  }
+  text.end();
+  return { cursors, folders: new FolderIndex(listings) };
+}
+
+/**
+ * Strings stored one after the other in a text, taken in order by their stored lengths. The lengths come from the
+ * file: each is checked against what is there before it is trusted (a damaged count must fail the load, not
+ * allocate without bound).
+ */
+class StoredText {
+  private at = 0;
+  private taken = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly lengths: Uint32Array,
+  ) {}
+
+  next(): string {
+    if (this.taken >= this.lengths.length) throw new Error('the stored names do not match their counts');
+    const length = this.lengths[this.taken++];
+    if (this.at + length > this.text.length) throw new Error('a stored name runs past the end of its text');
+    return this.text.slice(this.at, (this.at += length));
+  }
+
+  take(count: number): string[] {
+    const strings: string[] = [];
+    for (let i = 0; i < count; i++) strings.push(this.next());
+    return strings;
+  }
+
+  /** Throws unless every length and every character was taken. */
+  end(): void {
+    if (this.taken !== this.lengths.length || this.at !== this.text.length) throw new Error('the stored names do not match their counts');
+  }
+}
+
+/** The cursors from their stored numbers (offset, size, mtimeMs, ino each), context indices, paths and tails. */
+function cursorsFrom(numbers: Float64Array, contextIds: Int32Array, paths: string[], tails: string[], contexts: string[]): Map<string, FileCursor> {
+  const cursors = new Map<string, FileCursor>();
+  // Indexed, without destructuring: this runs once per start, before anything is optimised, over every file.
+  for (let i = 0; i < paths.length; i++) {
     const context = contextIds[i];
     cursors.set(paths[i], {
       offset: numbers[i * 4],
@@ -476,17 +690,37 @@ function readingFromSections(header: Header, sections: Sections): ReadingState {
       context: context >= 0 ? contexts[context] : undefined,
     });
   }
-  const keys: string[] = [];
-  for (let f = 0; f < folderCount; f++) keys.push(next());
+  return cursors;
+}
+
+/** Format 3's reading state: the typed sections after the header, and the text holding every path and name. */
+function readingFromFormat3(header: Header, sections: Sections): ReadingState {
+  const cursorCount = header.cursorCount ?? 0;
+  const contextCount = header.contextCount ?? 0;
+  const folderCount = header.folderCount ?? 0;
+  const nameCount = header.nameCount ?? 0;
+  const numbers = sections.next(Float64Array, cursorCount * 4);
+  const contextIds = sections.next(Int32Array, cursorCount);
+  const folderMtimes = sections.next(Float64Array, folderCount);
+  const folderCounts = sections.next(Uint32Array, folderCount * 2);
+  const lengths = sections.next(Uint32Array, cursorCount * 2 + contextCount + folderCount + nameCount);
+  const textBytes = sections.next(Uint8Array, header.textBytes ?? 0);
+  const text = new StoredText(Buffer.from(textBytes.buffer, textBytes.byteOffset, textBytes.length).toString('utf8'), lengths);
+  let listed = 0;
+  for (let f = 0; f < folderCount * 2; f++) listed += folderCounts[f];
+  if (listed !== nameCount) throw new Error('the stored names do not match their counts');
+  const paths = text.take(cursorCount);
+  const tails = text.take(cursorCount);
+  const contexts = text.take(contextCount);
+  const cursors = cursorsFrom(numbers, contextIds, paths, tails, contexts);
+  const keys = text.take(folderCount);
   const listings: Array<[string, ...FolderListing]> = [];
   for (let f = 0; f < folderCount; f++) {
-    const files: string[] = [];
-    for (let k = folderCounts[f * 2]; k > 0; k--) files.push(next());
-    const subfolders: string[] = [];
-    for (let k = folderCounts[f * 2 + 1]; k > 0; k--) subfolders.push(next());
+    const files = text.take(folderCounts[f * 2]);
+    const subfolders = text.take(folderCounts[f * 2 + 1]);
     listings.push([keys[f], folderMtimes[f], files, subfolders]);
   }
-  if (t !== lengths.length || at !== text.length) throw new Error('the stored names do not match their counts');
+  text.end();
   return { cursors, folders: new FolderIndex(listings) };
 }
 
@@ -499,10 +733,16 @@ export class StateStore {
     this.lockFile = path.join(dir, LOCK_FILE);
   }
 
-  /** Loads the state; with `deferRecords`, the records are read only when the ledger first needs them. */
+  /**
+   * Loads the state; with `deferRecords`, the records and (format 4) most of the reading state are read only when
+   * first needed.
+   */
   load(prices: PriceBook, options: { deferRecords?: boolean } = {}): LoadOutcome {
     try {
-      if (options.deferRecords) return { kind: 'loaded', state: loadDeferred(this.file, prices) };
+      if (options.deferRecords) {
+        const loaded = loadDeferred(this.file, prices);
+        return 'whole' in loaded ? { kind: 'loaded', state: loaded.whole } : { kind: 'deferred', state: loaded.deferred };
+      }
       return { kind: 'loaded', state: decodeState(fs.readFileSync(this.file), prices) };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

@@ -22,6 +22,9 @@ export interface FileCursor {
   context?: string;
 }
 
+/** What a source's rule for "unchanged" may look at: a cursor's stat figures and its context (no offset, no tail). */
+export type CursorStamp = Pick<FileCursor, 'size' | 'mtimeMs' | 'ino' | 'context'>;
+
 export interface LineSink {
   /** When set, only lines that contain these bytes are delivered (to line() and partialLine()). */
   needle?: Uint8Array;
@@ -75,7 +78,7 @@ function fingerprint(fd: number, offset: number): string {
 }
 
 /** True when `stat` shows nothing new since `cursor`. */
-export function isUnchanged(cursor: FileCursor | undefined, stat: StatFields): boolean {
+export function isUnchanged(cursor: CursorStamp | undefined, stat: StatFields): boolean {
   return !!cursor && cursor.size === stat.size && cursor.mtimeMs === stat.mtimeMs && cursor.ino === stat.ino;
 }
 

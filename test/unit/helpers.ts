@@ -50,6 +50,16 @@ export function sourceEngine(sources: readonly Source[], env: NodeJS.ProcessEnv,
   return engine;
 }
 
+/** A state folder holding what a first (cold) scan of every log `env` shows saved; returns the folder. */
+export function savedColdScan(env: NodeJS.ProcessEnv, options: Partial<EngineOptions> = {}): string {
+  const stateDir = tempDir();
+  const cold = new Engine({ env, stateDir, ...options });
+  cold.open();
+  cold.scan();
+  cold.save();
+  return stateDir;
+}
+
 /** Scans with `engine`, then returns it with the scan's result and the report that follows. */
 export function scanReport(engine: Engine) {
   const scan = engine.scan();

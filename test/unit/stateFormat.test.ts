@@ -1,5 +1,6 @@
-// The state file's layout (src/core/stateStore.ts): format 3 keeps the reading state in typed sections and one text;
-// a format 2 file (the reading state inside the header JSON), written by earlier versions, still loads whole.
+// The state file's layout (src/core/stateStore.ts): format 4 keeps what a start needs in a first part (numbers,
+// links and names), the rest of the reading state in a second, the records in a third. Format 3 (the reading state
+// as one part) and format 2 (inside the header JSON), written by earlier versions, still load.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,9 +12,10 @@ import { Engine } from '../../src/core/engine';
 import { FolderIndex } from '../../src/core/folderIndex';
 import { COLUMN_NAMES, Ledger } from '../../src/core/ledger';
 import { PriceBook } from '../../src/core/pricing/pricing';
-import { decodeState, encodeState, readingEnd, STATE_FILE } from '../../src/core/stateStore';
+import { decodeState, encodeState, readingEnd, readingLayout, STATE_FILE } from '../../src/core/stateStore';
 import type { FileCursor } from '../../src/core/tail';
-import { assistantLine, claudeHome, CLI, isolatedEnv, tempDir } from './helpers';
+import { assistantLine, claudeHome, CLI, isolatedEnv, savedColdScan, tempDir } from './helpers';
+import { encodeFormat3 } from './stateFormat3';
 
 function ledgerWith(records: number): Ledger {
   const ledger = new Ledger(new PriceBook());
@@ -136,11 +138,11 @@ describe('state file format', () => {
     }
   });
 
-  it('takes a file as written by earlier versions, whose checksum restarted after an empty section', () => {
+  it('takes a format 3 file as written by earlier versions, whose checksum restarted after an empty section', () => {
     // What those versions wrote for records without cursors: the sum of part one from the (empty) cursor sections on.
     const ledger = ledgerWith(12);
     const reading = { cursors: new Map<string, FileCursor>(), folders: readingState().folders };
-    const bytes = Buffer.concat(encodeState(ledger, reading, 'gen-old'));
+    const bytes = encodeFormat3(ledger, reading, 'gen-old');
     const headerEnd = 12 + bytes.readUInt32LE(8);
     const header = JSON.parse(bytes.toString('utf8', 12, headerEnd));
     const textEnd = readingEnd(header, headerEnd);
@@ -161,7 +163,7 @@ describe('state file format', () => {
     assert.throws(() => decodeState(bytes, new PriceBook()), /checksum/);
   });
 
-  it('reads a format 2 file whole (records, cursors, listings), and the next save writes format 3', () => {
+  it('reads a format 2 file whole (records, cursors, listings), and the next save writes format 4', () => {
     const ledger = ledgerWith(25);
     const reading = readingState();
     const old = encodeFormat2(ledger, reading);
@@ -172,7 +174,7 @@ describe('state file format', () => {
       assert.deepEqual([...loaded.cursors], [...reading.cursors]);
       assert.deepEqual(loaded.folders.serialize(), reading.folders.serialize());
     }
-    // Through the engine: a state folder written by an earlier version keeps its records, then moves to format 3.
+    // Through the engine: a state folder written by an earlier version keeps its records, then moves to format 4.
     const { configDir, transcript } = claudeHome();
     fs.writeFileSync(transcript('77777777-7777-4777-8777-777777777777'), `${assistantLine({ messageId: 'new', output: 9 })}\n`);
     const stateDir = tempDir();
@@ -185,26 +187,38 @@ describe('state file format', () => {
     assert.equal(engine.report().totals.requests, 26);
     const saved = fs.readFileSync(path.join(stateDir, STATE_FILE));
     const headerLength = saved.readUInt32LE(8);
-    assert.equal(JSON.parse(saved.toString('utf8', 12, 12 + headerLength)).format, 3);
+    assert.equal(JSON.parse(saved.toString('utf8', 12, 12 + headerLength)).format, 4);
     assert.equal(decodeState(saved, new PriceBook()).ledger.size, 26);
   });
 
-  it('a file whose counts do not match its text is refused as damaged, even with valid checksums', () => {
-    const bytes = Buffer.concat(encodeState(ledgerWith(5), readingState(), 'gen-1'));
-    const headerLength = bytes.readUInt32LE(8);
-    const header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength));
-    for (const change of [{ nameCount: header.nameCount - 1 }, { textBytes: header.textBytes - 1 }, { cursorCount: header.cursorCount - 1 }, { folderCount: 0 }]) {
-      // Same header length (padded with spaces JSON ignores), so that every section stays where it was.
-      let edited = JSON.stringify({ ...header, ...change });
-      assert.ok(edited.length <= headerLength);
-      edited = edited.padEnd(headerLength, ' ');
-      const file = Buffer.concat([bytes.subarray(0, 12), Buffer.from(edited), bytes.subarray(12 + headerLength)]);
-      // Damaged counts alone are caught by the first checksum.
-      assert.throws(() => decodeState(file, new PriceBook()), /checksum|run past|do not match|past the end|shorter/, JSON.stringify(change));
-      // With that checksum forged where the damaged counts say part one ends, the counts themselves are checked.
-      const partOneEnd = readingEnd({ ...header, ...change }, 12 + headerLength);
-      file.writeUInt32LE(zlib.crc32(file.subarray(0, partOneEnd)) >>> 0, partOneEnd);
-      assert.throws(() => decodeState(file, new PriceBook()), /run past|do not match|past the end/, `${JSON.stringify(change)}, checksum forged`);
+  it('a file whose counts do not match its text is refused as damaged, even with valid checksums (formats 3 and 4)', () => {
+    const formats: Array<[number, Buffer]> = [
+      [3, encodeFormat3(ledgerWith(5), readingState(), 'gen-1')],
+      [4, Buffer.concat(encodeState(ledgerWith(5), readingState(), 'gen-1'))],
+    ];
+    for (const [format, bytes] of formats) {
+      const headerLength = bytes.readUInt32LE(8);
+      const header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength));
+      assert.equal(header.format, format);
+      const changes: Array<Record<string, number>> = [{ nameCount: header.nameCount - 1 }, { cursorCount: header.cursorCount - 1 }, { folderCount: 0 }];
+      if (format === 3) changes.push({ textBytes: header.textBytes - 1 });
+      else changes.push({ namesBytes: header.namesBytes - 1 }, { restBytes: header.restBytes - 1 }, { contextCount: header.contextCount + 1 });
+      for (const change of changes) {
+        const what = `format ${format}, ${JSON.stringify(change)}`;
+        // Same header length (padded with spaces JSON ignores), so that every section stays where it was.
+        let edited = JSON.stringify({ ...header, ...change });
+        assert.ok(edited.length <= headerLength);
+        edited = edited.padEnd(headerLength, ' ');
+        const file = Buffer.concat([bytes.subarray(0, 12), Buffer.from(edited), bytes.subarray(12 + headerLength)]);
+        // Damaged counts alone are caught by a checksum.
+        assert.throws(() => decodeState(file, new PriceBook()), /checksum|run past|do not match|past the end|shorter|points past/, what);
+        // With the checksums forged where the damaged counts say each part ends, the counts themselves are checked.
+        const layout = readingLayout({ ...header, ...change }, 12 + headerLength);
+        file.writeUInt32LE(zlib.crc32(file.subarray(0, layout.oneEnd)) >>> 0, layout.oneEnd);
+        if (format === 4) file.writeUInt32LE(zlib.crc32(file.subarray(layout.oneEnd + 4, layout.twoEnd)) >>> 0, layout.twoEnd);
+        assert.equal(readingEnd({ ...header, ...change }, 12 + headerLength), layout.twoEnd);
+        assert.throws(() => decodeState(file, new PriceBook()), /run past|do not match|past the end|points past/, `${what}, checksums forged`);
+      }
     }
   });
 });
@@ -216,13 +230,8 @@ describe('records read on demand (the CLI)', () => {
     const { configDir, transcript } = claudeHome();
     const lines = Array.from({ length: 30 }, (_, i) => assistantLine({ messageId: `m${i}`, output: i + 1, sessionId: S }));
     fs.writeFileSync(transcript(S), `${lines.join('\n')}\n`);
-    const stateDir = tempDir();
     const env = isolatedEnv(configDir);
-    const cold = new Engine({ env, stateDir });
-    cold.open();
-    cold.scan();
-    cold.save();
-    return { configDir, transcript: transcript(S), stateDir, env };
+    return { configDir, transcript: transcript(S), stateDir: savedColdScan(env), env };
   }
 
   /** Flips a byte in the records' part (the last column, just before the final checksum). */

@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { StatFields } from '../fastStat';
 import type { WalkOptions } from '../folderIndex';
-import { isUnchanged as defaultUnchanged, type FileCursor, type LineSink } from '../tail';
+import { isUnchanged as defaultUnchanged, type CursorStamp, type FileCursor, type LineSink } from '../tail';
 import { tagOf, UNKNOWN_MODEL, type UsageEvent } from '../usage';
 import { readLines, type ReadContext, type ReadCounts, type Source, type SourceOptions, type SourceRead } from './source';
 
@@ -739,7 +739,7 @@ export function readAnalytics(file: string, previous: FileCursor | undefined, co
 }
 
 /** A transcript with reports still waiting for their analytics events is read again when a log gained events. */
-function historyUnchanged(file: string, cursor: FileCursor, stat: StatFields): boolean {
+function historyUnchanged(file: string, cursor: CursorStamp, stat: StatFields): boolean {
   if (!defaultUnchanged(cursor, stat)) return false;
   const state = parseState(cursor.context);
   if (!state || state.p.length === 0) return true;

@@ -35,7 +35,7 @@ import {
   type SqliteSnapshot,
   type SqlValue,
 } from '../sqlite';
-import { isUnchanged, type FileCursor } from '../tail';
+import { isUnchanged, type CursorStamp, type FileCursor } from '../tail';
 import { UNKNOWN_MODEL, UNKNOWN_PROJECT, type UsageEvent } from '../usage';
 import {
   homeOf,
@@ -1242,7 +1242,7 @@ function loadDbState(context: string | undefined): DbState | undefined {
 }
 
 /** True when neither the database, its WAL nor a messages file read from it changed since `cursor`. */
-function sessionsDbUnchanged(file: string, cursor: FileCursor, stat: StatFields): boolean {
+function sessionsDbUnchanged(file: string, cursor: CursorStamp, stat: StatFields): boolean {
   if (!isUnchanged(cursor, stat)) return false;
   const state = loadDbState(cursor.context);
   if (!state || !sameStamp(state.w, stampOf(`${file}-wal`))) return false;

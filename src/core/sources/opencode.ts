@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { StatFields } from '../fastStat';
 import type { WalkOptions } from '../folderIndex';
-import type { FileCursor } from '../tail';
+import type { CursorStamp, FileCursor } from '../tail';
 import { isUnchanged } from '../tail';
 import { UNKNOWN_MODEL, type UsageEvent } from '../usage';
 import {
@@ -393,7 +393,7 @@ function makeSource(flavor: Flavor): Source {
     },
     prepare: loadSqlite,
     minReadIntervalMs: SQLITE_READ_INTERVAL_MS,
-    isUnchanged(file: string, cursor: FileCursor, stat: StatFields): boolean {
+    isUnchanged(file: string, cursor: CursorStamp, stat: StatFields): boolean {
       return isDatabaseName(path.basename(file)) ? sqliteIsUnchanged(file, cursor, stat) : isUnchanged(cursor, stat);
     },
     read(file: string, previous: FileCursor | undefined, context: ReadContext): SourceRead {

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StatFields } from '../fastStat';
 import type { WalkOptions } from '../folderIndex';
-import { tailFile, type FileCursor, type LineSink, type TailOptions } from '../tail';
+import { tailFile, type CursorStamp, type FileCursor, type LineSink, type TailOptions } from '../tail';
 import type { UsageEvent } from '../usage';
 
 /** Where to look, beyond each agent's own defaults. */
@@ -114,7 +114,7 @@ export interface Source {
   /** Loads what reading needs and cannot load synchronously (the SQLite engine); called before a scan when a root exists. */
   prepare?(): Promise<void>;
   /** True when nothing changed since `cursor` (default: same size, mtime and inode). */
-  isUnchanged?(file: string, cursor: FileCursor, stat: StatFields): boolean;
+  isUnchanged?(file: string, cursor: CursorStamp, stat: StatFields): boolean;
   /** Reads what is new in `file` since `previous`; never throws for an unreadable file (returns `error`). */
   read(file: string, previous: FileCursor | undefined, context: ReadContext): SourceRead;
 }

@@ -1,0 +1,260 @@
+// The CLI's start with nothing new (Engine.quickUnchanged over a format 4 state file's first part): it must answer
+// exactly what the usual discover-and-plan answers, take the usual way at any change at all, and never build the
+// cursors, listings or records when nothing changed.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { Engine } from '../../src/core/engine';
+import { claudeCodeSource } from '../../src/core/sources/claudeCode';
+import type { Source } from '../../src/core/sources/source';
+import { readingLayout, STATE_FILE } from '../../src/core/stateStore';
+import { isUnchanged, type CursorStamp } from '../../src/core/tail';
+import { assistantLine, copyDir, isolatedEnv, savedColdScan, tempDir } from './helpers';
+import { encodeFormat3 } from './stateFormat3';
+
+/** Whole seconds: a time set with utimes() reads back the same to the last bit. */
+const HOUR_AGO = Math.floor((Date.now() - 3600_000) / 1000);
+const S1 = '11111111-1111-4111-8111-111111111111';
+const S2 = '22222222-2222-4222-8222-222222222222';
+const S3 = '33333333-3333-4333-8333-333333333333';
+
+interface Seeded {
+  configDir: string;
+  projects: string;
+  shop: string;
+  blog: string;
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+let lineNo = 0;
+const lines = (session: string, count: number): string =>
+  Array.from({ length: count }, () => assistantLine({ sessionId: session, messageId: `m${++lineNo}`, output: lineNo })).join('\n') + '\n';
+
+/** Two projects, three sessions, two subagents; folders dated an hour back (unless `recent`); a cold scan saved. */
+function seeded(recent = false): Seeded {
+  const configDir = tempDir('agent-spend-claude-');
+  const projects = path.join(configDir, 'projects');
+  const shop = path.join(projects, '-home-ana-src-shop');
+  const blog = path.join(projects, '-home-ana-src-blog');
+  fs.mkdirSync(path.join(shop, S1, 'subagents'), { recursive: true });
+  fs.mkdirSync(blog, { recursive: true });
+  fs.writeFileSync(path.join(shop, `${S1}.jsonl`), lines(S1, 3));
+  fs.writeFileSync(path.join(shop, S1, 'subagents', 'agent-a1.jsonl'), lines(S1, 2));
+  fs.writeFileSync(path.join(shop, S1, 'subagents', 'agent-a2.jsonl'), lines(S1, 1));
+  fs.writeFileSync(path.join(shop, `${S2}.jsonl`), lines(S2, 2));
+  fs.writeFileSync(path.join(blog, `${S3}.jsonl`), lines(S3, 4));
+  if (!recent) {
+    for (const file of fs.readdirSync(projects, { recursive: true, withFileTypes: true })) {
+      if (file.isFile()) fs.utimesSync(path.join(file.parentPath, file.name), HOUR_AGO - 60, HOUR_AGO - 60);
+    }
+    for (const dir of [path.join(shop, S1, 'subagents'), path.join(shop, S1), shop, blog, projects]) fs.utimesSync(dir, HOUR_AGO, HOUR_AGO);
+  }
+  const env = isolatedEnv(configDir);
+  return { configDir, projects, shop, blog, stateDir: savedColdScan(env), env };
+}
+
+function deferredEngine(s: Seeded, stateDir = s.stateDir): Engine {
+  const engine = new Engine({ env: s.env, stateDir });
+  engine.open({ deferRecords: true });
+  return engine;
+}
+
+function eagerEngine(s: Seeded, stateDir: string): Engine {
+  const engine = new Engine({ env: s.env, stateDir });
+  engine.open();
+  return engine;
+}
+
+/** What a scan found, in the terms both ways must agree on. */
+const found = (scan: ReturnType<Engine['scan']>) => ({
+  filesSeen: scan.filesSeen,
+  filesRead: scan.filesRead,
+  eventsAdded: scan.eventsAdded,
+  eventsReplaced: scan.eventsReplaced,
+  unreadable: scan.unreadable.length,
+});
+
+describe('quick start (nothing new since the last run)', () => {
+  it('checks every file and folder without reading cursors, listings or records, and answers as the usual way', () => {
+    const s = seeded();
+    const usual = eagerEngine(s, copyDir(s.stateDir));
+    const before = fs.readFileSync(path.join(s.stateDir, STATE_FILE));
+    const quick = deferredEngine(s);
+    const scan = quick.scan();
+    assert.equal(quick.readingDeferred, true, 'took the quick check');
+    assert.equal(quick.ledger.recordsPending, true, 'the records were not read');
+    assert.deepEqual(found(scan), found(usual.scan()));
+    assert.equal(scan.filesSeen, 5);
+    quick.save();
+    assert.deepEqual(fs.readFileSync(path.join(s.stateDir, STATE_FILE)), before, 'nothing to save, nothing saved');
+    assert.deepEqual(quick.report().totals, usual.report().totals);
+    assert.equal(quick.report().totals.requests, 12);
+  });
+
+  it('folders listed within the last 2 s, or whose mtime moved with the same entries, are listed again and pass', () => {
+    const recent = seeded(true);
+    const quick = deferredEngine(recent);
+    assert.equal(quick.scan().filesSeen, 5);
+    assert.equal(quick.readingDeferred, true);
+
+    const moved = seeded();
+    // A file that is not a log, made and removed: the project folder's mtime moves, its entries do not.
+    fs.writeFileSync(path.join(moved.shop, 'scratch.tmp'), 'x');
+    fs.rmSync(path.join(moved.shop, 'scratch.tmp'));
+    fs.utimesSync(moved.shop, HOUR_AGO + 60, HOUR_AGO + 60);
+    const again = deferredEngine(moved);
+    assert.equal(again.scan().filesSeen, 5);
+    assert.equal(again.readingDeferred, true);
+  });
+
+  const changes: Array<[string, (s: Seeded) => void]> = [
+    ['a line appended to a session', (s) => fs.appendFileSync(path.join(s.shop, `${S2}.jsonl`), lines(S2, 1))],
+    ['a line appended to a subagent', (s) => fs.appendFileSync(path.join(s.shop, S1, 'subagents', 'agent-a2.jsonl'), lines(S1, 1))],
+    ['a session touched (same size, new mtime)', (s) => fs.utimesSync(path.join(s.blog, `${S3}.jsonl`), HOUR_AGO, HOUR_AGO)],
+    [
+      'a session replaced by a copy (new inode; same size and mtime)',
+      (s) => {
+        const file = path.join(s.blog, `${S3}.jsonl`);
+        fs.copyFileSync(file, `${file}.new`);
+        fs.utimesSync(`${file}.new`, HOUR_AGO - 60, HOUR_AGO - 60);
+        fs.renameSync(`${file}.new`, file);
+        assert.equal(fs.statSync(file).mtimeMs, (HOUR_AGO - 60) * 1000);
+        fs.utimesSync(s.blog, HOUR_AGO, HOUR_AGO); // the folder's mtime as it was: only the inode tells
+      },
+    ],
+    ['a new session', (s) => fs.writeFileSync(path.join(s.blog, `${S1.replace('1111', '4444')}.jsonl`), lines(S1, 2))],
+    [
+      'a subagent in a new session folder (the project folder dated back, though not to what it was)',
+      (s) => {
+        fs.mkdirSync(path.join(s.blog, S3, 'subagents'), { recursive: true });
+        fs.writeFileSync(path.join(s.blog, S3, 'subagents', 'agent-b1.jsonl'), lines(S3, 2));
+        fs.utimesSync(s.blog, HOUR_AGO + 30, HOUR_AGO + 30);
+      },
+    ],
+    [
+      'a new subagent (its folder dated back, though not to what it was)',
+      (s) => {
+        const dir = path.join(s.shop, S1, 'subagents');
+        fs.writeFileSync(path.join(dir, 'agent-a3.jsonl'), lines(S1, 1));
+        fs.utimesSync(dir, HOUR_AGO + 30, HOUR_AGO + 30);
+      },
+    ],
+    ['a session deleted', (s) => fs.rmSync(path.join(s.shop, `${S2}.jsonl`))],
+    ['a project folder deleted', (s) => fs.rmSync(s.blog, { recursive: true })],
+    ['the whole projects folder deleted', (s) => fs.rmSync(s.projects, { recursive: true })],
+    [
+      'a new project',
+      (s) => {
+        fs.mkdirSync(path.join(s.projects, '-home-ana-src-new'));
+        fs.writeFileSync(path.join(s.projects, '-home-ana-src-new', `${S3}.jsonl`), lines(S3, 1));
+        fs.utimesSync(s.projects, HOUR_AGO + 30, HOUR_AGO + 30);
+      },
+    ],
+    [
+      "another agent's folder appears (Codex)",
+      (s) => {
+        const sessions = path.join(s.env.HOME!, '.codex', 'sessions', '2026', '07', '01');
+        fs.mkdirSync(sessions, { recursive: true });
+        fs.writeFileSync(path.join(sessions, 'rollout-2026-07-01T10-00-00-x.jsonl'), '{"type":"session_meta"}\n');
+      },
+    ],
+    ['a log name that is now a folder', (s) => {
+      fs.rmSync(path.join(s.shop, `${S2}.jsonl`));
+      fs.mkdirSync(path.join(s.shop, `${S2}.jsonl`));
+    }],
+  ];
+
+  for (const [name, change] of changes) {
+    it(`takes the usual way and finds what it finds: ${name}`, () => {
+      const s = seeded();
+      const copy = copyDir(s.stateDir);
+      change(s);
+      const quick = deferredEngine(s);
+      const scan = quick.scan();
+      assert.equal(quick.readingDeferred, false, 'the cursors were needed');
+      const usual = eagerEngine(s, copy);
+      assert.deepEqual(found(scan), found(usual.scan()));
+      assert.deepEqual(quick.report().totals, usual.report().totals);
+      quick.save();
+      usual.save();
+      // And the next start, with nothing new again, is quick and agrees.
+      const next = deferredEngine(s);
+      assert.deepEqual(found(next.scan()), { filesSeen: scan.filesSeen, filesRead: 0, eventsAdded: 0, eventsReplaced: 0, unreadable: 0 });
+      assert.equal(next.readingDeferred, true);
+      assert.deepEqual(next.report().totals, usual.report().totals);
+    });
+  }
+
+  it("asks a source's own rule for \"unchanged\", with the cursor's figures and context", () => {
+    const s = seeded();
+    // Like Codex's rule (a compressed rollout is read again once its plain sibling is gone): a file beside the log.
+    const stamps: CursorStamp[] = [];
+    const source: Source = {
+      ...claudeCodeSource,
+      isUnchanged(file, cursor, stat) {
+        stamps.push(cursor);
+        return isUnchanged(cursor, stat) && !fs.existsSync(`${file}.again`);
+      },
+    };
+    const withRule = (stateDir: string) => {
+      const engine = new Engine({ env: s.env, stateDir, sources: [source] });
+      engine.open({ deferRecords: true });
+      return engine;
+    };
+    const stateDir = savedColdScan(s.env, { sources: [source] });
+    const quick = withRule(stateDir);
+    stamps.length = 0;
+    assert.equal(quick.scan().filesSeen, 5);
+    assert.equal(quick.readingDeferred, true);
+    const file = path.join(s.shop, `${S2}.jsonl`);
+    const real = fs.statSync(file);
+    const stamp = stamps.find((c) => c.ino === real.ino);
+    assert.deepEqual(stamp, { size: real.size, mtimeMs: real.mtimeMs, ino: real.ino, context: '/home/ana/src/shop' });
+    fs.writeFileSync(`${file}.again`, '');
+    const again = withRule(stateDir);
+    const scan = again.scan();
+    assert.equal(again.readingDeferred, false);
+    assert.equal(scan.filesRead, 1);
+  });
+
+  it('damaged cursors (part two) are found when a change needs them: set aside, every log read again, nothing lost', () => {
+    const s = seeded();
+    const file = path.join(s.stateDir, STATE_FILE);
+    const bytes = fs.readFileSync(file);
+    const headerEnd = 12 + bytes.readUInt32LE(8);
+    const layout = readingLayout(JSON.parse(bytes.toString('utf8', 12, headerEnd)), headerEnd);
+    bytes[layout.twoEnd - 1] ^= 0x20; // in the last text of part two (a listing's key)
+    fs.writeFileSync(file, bytes);
+    // Nothing new: part two is not read, and the totals stand (records and part one are sound).
+    const untouched = deferredEngine(s);
+    untouched.scan();
+    assert.equal(untouched.report().totals.requests, 12);
+    assert.deepEqual(untouched.warnings(), []);
+    // A new line needs the cursors: the damage shows, and everything is read again.
+    fs.appendFileSync(path.join(s.shop, `${S2}.jsonl`), lines(S2, 1));
+    const engine = deferredEngine(s);
+    engine.scan();
+    assert.match(engine.warnings().join('\n'), /damaged.*cursors/);
+    assert.equal(engine.report().totals.requests, 13);
+    engine.save();
+    assert.ok(fs.readdirSync(s.stateDir).some((f) => f.includes('.corrupt-')), 'the damaged file is kept aside');
+    const again = deferredEngine(s);
+    again.scan();
+    assert.equal(again.readingDeferred, true);
+    assert.equal(again.report().totals.requests, 13);
+  });
+
+  it('a format 3 state (earlier versions) is read whole by the same start, and agrees', () => {
+    const s = seeded();
+    const eager = eagerEngine(s, s.stateDir);
+    const format3 = tempDir();
+    fs.writeFileSync(path.join(format3, STATE_FILE), encodeFormat3(eager.ledger, { cursors: eager.cursors, folders: eager.folders }, 'gen-3'));
+    const engine = deferredEngine(s, format3);
+    assert.equal(engine.readingDeferred, false, 'nothing to wait for in a format 3 file');
+    assert.deepEqual(found(engine.scan()), { filesSeen: 5, filesRead: 0, eventsAdded: 0, eventsReplaced: 0, unreadable: 0 });
+    assert.equal(engine.report().totals.requests, 12);
+  });
+});
