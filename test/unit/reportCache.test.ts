@@ -46,6 +46,27 @@ describe('report cache', () => {
     assert.equal(fs.statSync(cacheFile).mtimeMs, cachedBefore, 'a hit does not rewrite the cache');
   });
 
+  it('prints a cached report whole, one line, to a pipe and to a file alike', () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript(S), `${assistantLine({ messageId: 'm1', output: 5, sessionId: S })}\n`);
+    const stateDir = tempDir('agent-spend-state-');
+    const env = isolatedEnv(configDir);
+    const first = report(['--state-dir', stateDir], env);
+    const piped = spawnSync(process.execPath, [CLI, 'report', '--json', '--state-dir', stateDir], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', cwd: CWD });
+    assert.match(piped.stdout, /^\{.*\}\n$/s);
+    const out = path.join(tempDir(), 'report.json');
+    const fd = fs.openSync(out, 'w');
+    try {
+      const toFile = spawnSync(process.execPath, [CLI, 'report', '--json', '--state-dir', stateDir], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', fd, 'pipe'], cwd: CWD });
+      assert.equal(toFile.status, 0, String(toFile.stderr));
+    } finally {
+      fs.closeSync(fd);
+    }
+    const written = fs.readFileSync(out, 'utf8');
+    assert.match(written, /^\{.*\}\n$/s);
+    for (const text of [piped.stdout, written]) assert.deepEqual(withoutTime(JSON.parse(text)), withoutTime(first.json));
+  });
+
   it('is not served after new usage, for another question, or when the cache file is damaged', () => {
     const { configDir, transcript } = claudeHome();
     fs.writeFileSync(transcript(S), `${assistantLine({ messageId: 'm1', output: 5, sessionId: S })}\n`);
