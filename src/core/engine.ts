@@ -199,8 +199,10 @@ export class Engine {
   }
 
   /**
-   * Reads the rest of a deferred reading state. When its part of the file is damaged, the file is set aside and
-   * everything forgotten, as for damaged records: the scan that needed the cursors then reads every log again.
+   * Reads the rest of a deferred reading state. When its part of the file is damaged, the file is set aside and the
+   * cursors and listings forgotten: the scan that needed them then reads every log again. The records have a
+   * checksum of their own: sound, they are kept (re-reading a log only meets them again, never adds to them), and
+   * the sessions whose logs were deleted stay; damaged too, everything is forgotten.
    */
   private ensureReading(): void {
     const pending = this.pendingReading;
@@ -209,8 +211,20 @@ export class Engine {
     try {
       reading = pending.reading();
     } catch (error) {
-      this.pendingReading = isReadError(error) ? pending : null;
-      this.forgetDamagedState(error);
+      // A read that failed for a moment throws, and the deferred state stays for the next try.
+      if (isReadError(error)) this.forgetDamagedState(error);
+      try {
+        this.ledger.loadRecords();
+      } catch (recordsError) {
+        this.forgetDamagedState(isReadError(recordsError) ? recordsError : error);
+        return;
+      }
+      this.pendingReading = null;
+      this.setAside(`${this.store?.file}: ${(error as Error).message}`, true);
+      this.cursorMap = new Map();
+      this.folderIndex = new FolderIndex();
+      this.savedRevision = -1;
+      this.cursorsDirty = true;
       return;
     }
     this.pendingReading = null;
@@ -235,7 +249,7 @@ export class Engine {
     this.cursorsDirty = true;
   }
 
-  private setAside(reason: string): void {
+  private setAside(reason: string, recordsKept = false): void {
     if (!this.store) return;
     const kept = `${this.store.file}.corrupt-${Date.now()}`;
     try {
@@ -243,7 +257,9 @@ export class Engine {
     } catch {
       // Unreadable or already gone: nothing to keep.
     }
-    const message = `state file was damaged (${reason}); it was moved to ${kept} and the totals are being rebuilt from the logs. Sessions whose logs were deleted since cannot be recovered.`;
+    const message = recordsKept
+      ? `state file was damaged (${reason}); it was moved to ${kept}. Its records were sound and are kept; every log is being read again.`
+      : `state file was damaged (${reason}); it was moved to ${kept} and the totals are being rebuilt from the logs. Sessions whose logs were deleted since cannot be recovered.`;
     this.persistentWarnings.set('state', message);
     this.log(`warning: ${message}`);
   }

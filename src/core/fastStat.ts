@@ -58,11 +58,15 @@ const msOf = (sec: number, nsec: number): number => sec * 1e3 + nsec / 1e6;
 export function bindingUnavailableReason(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): string | null {
   if (process.platform === 'win32') return 'Windows (paths need namespacing there)';
   if (env.AGENT_SPEND_PORTABLE_STAT) return 'AGENT_SPEND_PORTABLE_STAT is set';
-  const pending = (flags: string) => /(^|\s)--pending-deprecation(\s|=|$)/.test(flags);
+  // Node takes `--pending_deprecation` as well, and NODE_OPTIONS' words quoted.
+  const pending = (flags: string) => /(^|[\s"'])--pending[-_]deprecation([\s"'=]|$)/.test(flags);
   if (execArgv.some((flag) => pending(flag)) || pending(env.NODE_OPTIONS ?? '') || env.NODE_PENDING_DEPRECATION === '1') {
     return '--pending-deprecation would print a warning for process.binding';
   }
-  if (typeof (process as { binding?: unknown }).binding !== 'function') return 'no process.binding';
+  const binding = (process as { binding?: unknown }).binding;
+  if (typeof binding !== 'function') return 'no process.binding';
+  // However the flag was given, Node then wraps process.binding in util.deprecate(), whose function is `deprecated`.
+  if (binding.name === 'deprecated') return '--pending-deprecation would print a warning for process.binding';
   return null;
 }
 

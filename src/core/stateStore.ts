@@ -461,8 +461,27 @@ function loadDeferred(file: string, prices: PriceBook): { whole: LoadedState } |
   // The file stays open for what is read later (the rest of the reading state, the records): a save by another
   // process renames a new file over this one, and what is read later must come from the same one.
   let users = 0;
-  const release = (): void => {
-    if (--users === 0) fs.closeSync(fd);
+  /**
+   * One later read of the file (the rest of the reading state, the records), done once: its answer, or the damage it
+   * found, stands for every later call, and its hold on the file ends with it. A read that fails for a moment (EIO,
+   * EMFILE...) is not an answer: the file stays open, and the next call reads again.
+   */
+  const later = <T>(load: () => T): (() => T) => {
+    users++;
+    let outcome: { value: T } | { error: unknown } | undefined;
+    return () => {
+      if (!outcome) {
+        try {
+          outcome = { value: load() };
+        } catch (error) {
+          if (isReadError(error)) throw error;
+          outcome = { error };
+        }
+        if (--users === 0) fs.closeSync(fd);
+      }
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value;
+    };
   };
   let handedOver = false;
   try {
@@ -505,39 +524,21 @@ function loadDeferred(file: string, prices: PriceBook): { whole: LoadedState } |
     } else {
       const index = quickIndexFrom(header, new Sections(partOne, end, layout.oneEnd));
       quick = index;
-      // Read once: the answer, or the error, stands for every later call.
-      let outcome: { reading: ReadingState } | { error: unknown } | undefined;
-      users++;
-      reading = () => {
-        if (!outcome) {
-          try {
-            const { bytes, base } = readAligned(layout.oneEnd + 4, layout.twoEnd + 4);
-            checkPartTwo(bytes.subarray(layout.oneEnd + 4 - base));
-            outcome = { reading: readingFromParts(header, index, new Sections(bytes, layout.oneEnd + 4 - base, bytes.length - 4, base)) };
-          } catch (error) {
-            outcome = { error };
-          } finally {
-            release();
-          }
-        }
-        if ('error' in outcome) throw outcome.error;
-        return outcome.reading;
-      };
+      reading = later(() => {
+        const { bytes, base } = readAligned(layout.oneEnd + 4, layout.twoEnd + 4);
+        checkPartTwo(bytes.subarray(layout.oneEnd + 4 - base));
+        return readingFromParts(header, index, new Sections(bytes, layout.oneEnd + 4 - base, bytes.length - 4, base));
+      });
     }
-    const loadRecords = (): { columns: LedgerColumns; keysBlob: Buffer } => {
-      try {
-        const from = layout.twoEnd + 4;
-        const { bytes, base } = readAligned(from, size);
-        if (crc32(bytes.subarray(from - base, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) {
-          throw new Error('checksum mismatch in the records (truncated or damaged)');
-        }
-        return decodeRecords(header, new Sections(bytes, from - base, bytes.length - 4, base));
-      } finally {
-        release();
+    const loadRecords = later((): { columns: LedgerColumns; keysBlob: Buffer } => {
+      const from = layout.twoEnd + 4;
+      const { bytes, base } = readAligned(from, size);
+      if (crc32(bytes.subarray(from - base, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) {
+        throw new Error('checksum mismatch in the records (truncated or damaged)');
       }
-    };
+      return decodeRecords(header, new Sections(bytes, from - base, bytes.length - 4, base));
+    });
     const ledger = new Ledger(prices, { strings: header.strings, size: header.size, load: loadRecords });
-    users++;
     handedOver = true;
     return { deferred: { ledger, quick, reading, generation: header.generation } };
   } finally {

@@ -107,9 +107,13 @@ describe('fastStat', () => {
     assert.match(bindingUnavailableReason({}, ['--pending-deprecation']) ?? '', /pending-deprecation/);
     assert.match(bindingUnavailableReason({ AGENT_SPEND_PORTABLE_STAT: '1' }, []) ?? '', /AGENT_SPEND_PORTABLE_STAT/);
     assert.equal(bindingUnavailableReason({ NODE_OPTIONS: '--no-deprecation' }, []), null);
+    // Node takes a flag's dashes as underscores too, and NODE_OPTIONS' words quoted.
+    assert.match(bindingUnavailableReason({ NODE_OPTIONS: '--pending_deprecation' }, []) ?? '', /pending-deprecation/);
+    assert.match(bindingUnavailableReason({}, ['--pending_deprecation']) ?? '', /pending-deprecation/);
+    assert.match(bindingUnavailableReason({ NODE_OPTIONS: '"--pending-deprecation"' }, []) ?? '', /pending-deprecation/);
   });
 
-  it('prints no deprecation warning under --pending-deprecation, and still answers', () => {
+  it('prints no deprecation warning under --pending-deprecation, however it is spelled, and still answers', () => {
     const { dir } = sampleTree();
     const module = path.join(__dirname, '..', '..', 'src', 'core', 'fastStat.ts');
     const script = `
@@ -117,9 +121,19 @@ describe('fastStat', () => {
       const s = fastStat.statFile(${JSON.stringify(path.join(dir, 'f2.jsonl'))});
       process.stdout.write(JSON.stringify([s.size, fastStat.usesBinding()]));
     `;
-    const child = spawnSync(process.execPath, ['--pending-deprecation', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-    assert.equal(child.status, 0, child.stderr);
-    assert.doesNotMatch(child.stderr, /DEP0111|DeprecationWarning/);
-    assert.deepEqual(JSON.parse(child.stdout), [2 * 997, false]);
+    const { NODE_OPTIONS: _, NODE_PENDING_DEPRECATION: __, ...env } = process.env;
+    const ways: Array<[string[], NodeJS.ProcessEnv]> = [
+      [['--pending-deprecation'], env],
+      [['--pending_deprecation'], env],
+      [[], { ...env, NODE_OPTIONS: '"--pending_deprecation"' }],
+      [[], { ...env, NODE_PENDING_DEPRECATION: '1' }],
+    ];
+    for (const [flags, childEnv] of ways) {
+      const child = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: childEnv });
+      const what = JSON.stringify([flags, childEnv.NODE_OPTIONS, childEnv.NODE_PENDING_DEPRECATION]);
+      assert.equal(child.status, 0, `${what}: ${child.stderr}`);
+      assert.doesNotMatch(child.stderr, /DEP0111|DeprecationWarning/, what);
+      assert.deepEqual(JSON.parse(child.stdout), [2 * 997, false], what);
+    }
   });
 });

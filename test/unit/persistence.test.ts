@@ -199,6 +199,7 @@ describe('persistence', () => {
     const cli = new Engine({ env: isolatedEnv(configDir), stateDir });
     cli.open({ deferRecords: true }); // the CLI's start: the records stay on disk until something needs them
     fs.appendFileSync(transcript, `${assistantLine({ messageId: 'late', output: 5 })}\n`);
+    assert.equal(cli.cursors.size, 1); // the rest of the reading state, read now (its own failure: the test below)
     // The first read after this is the records' (they are needed before the transcript's new line is read).
     withFsFailing('readSync', () => true, 'EIO', true, () => assert.throws(() => cli.scan(), /cannot read .*EIO/));
     assert.deepEqual(fs.readdirSync(stateDir), [STATE_FILE]);
@@ -206,6 +207,26 @@ describe('persistence', () => {
     const after = engine(configDir, stateDir);
     after.scan();
     assert.equal(after.report().totals.requests, 4);
+  });
+
+  it('a deferred start whose read of the state file fails for a moment carries on from the same file at the next try', () => {
+    // Wherever the failing read falls (the cursors' part, or the records' after the cursors were read), the file
+    // stays open for the next try: it is neither closed early nor closed twice, and nothing is set aside.
+    for (const failing of ['cursors', 'records'] as const) {
+      const { configDir, transcript, stateDir } = savedState(3);
+      const cli = new Engine({ env: isolatedEnv(configDir), stateDir });
+      cli.open({ deferRecords: true });
+      fs.appendFileSync(transcript, `${assistantLine({ messageId: 'late', output: 5 })}\n`);
+      if (failing === 'records') assert.equal(cli.cursors.size, 1); // part two read now: the next read is the records'
+      withFsFailing('readSync', () => true, 'EIO', true, () => assert.throws(() => cli.scan(), /cannot read .*EIO/, failing));
+      const scan = cli.scan();
+      assert.equal(scan.eventsAdded, 1, failing);
+      assert.deepEqual(cli.warnings(), [], failing);
+      assert.equal(cli.report().totals.requests, 4, failing);
+      cli.save();
+      assert.deepEqual(fs.readdirSync(stateDir), [STATE_FILE], `${failing}: nothing set aside`);
+      assert.equal(engine(configDir, stateDir).report().totals.requests, 4, failing);
+    }
   });
 
   it('a dedupe key holding a newline keeps every key after it in place across a warm start', () => {

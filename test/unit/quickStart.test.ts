@@ -247,6 +247,29 @@ describe('quick start (nothing new since the last run)', () => {
     assert.equal(again.report().totals.requests, 13);
   });
 
+  it('damaged cursors beside sound records: the records are kept (those of deleted logs too), nothing counted twice', () => {
+    const s = seeded();
+    const file = path.join(s.stateDir, STATE_FILE);
+    const bytes = fs.readFileSync(file);
+    const headerEnd = 12 + bytes.readUInt32LE(8);
+    const layout = readingLayout(JSON.parse(bytes.toString('utf8', 12, headerEnd)), headerEnd);
+    bytes[layout.twoEnd - 1] ^= 0x20; // part two only: part three (the records) has a checksum of its own
+    fs.writeFileSync(file, bytes);
+    // Claude Code's cleanup: the blog session's 4 requests now live only in the state file's records.
+    fs.rmSync(path.join(s.blog, `${S3}.jsonl`));
+    const engine = deferredEngine(s);
+    engine.scan();
+    assert.match(engine.warnings().join('\n'), /damaged.*cursors/);
+    assert.equal(engine.report().totals.requests, 12);
+    engine.save();
+    assert.ok(fs.readdirSync(s.stateDir).some((f) => f.includes('.corrupt-')), 'the damaged file is kept aside');
+    const again = deferredEngine(s);
+    again.scan();
+    assert.equal(again.readingDeferred, true);
+    assert.deepEqual(again.warnings(), []);
+    assert.equal(again.report().totals.requests, 12);
+  });
+
   it('a format 3 state (earlier versions) is read whole by the same start, and agrees', () => {
     const s = seeded();
     const eager = eagerEngine(s, s.stateDir);
