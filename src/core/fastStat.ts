@@ -72,14 +72,35 @@ export function bindingUnavailableReason(env: NodeJS.ProcessEnv = process.env, e
 
 let bindingStat: BindingStat | null | undefined;
 
-/** Loads the binding's stat and checks it against fs.statSync on one path; null when it cannot be used. */
-function loadBinding(probe = process.execPath): BindingStat | null {
+/** Loads the binding's stat and checks it; null when it cannot be used. */
+function loadBinding(): BindingStat | null {
   if (bindingUnavailableReason() !== null) return null;
   try {
-    const binding = (process as unknown as { binding(name: string): { stat?: unknown } }).binding('fs');
-    const stat = binding.stat;
-    if (typeof stat !== 'function') return null;
-    const call = stat.bind(binding) as BindingStat;
+    return checkedBindingStat((process as unknown as { binding(name: string): unknown }).binding('fs'));
+  } catch {
+    return null;
+  }
+}
+
+function errorCodeOf(call: () => unknown): string | undefined {
+  try {
+    call();
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'no code';
+  }
+  return undefined;
+}
+
+/**
+ * `binding`'s stat if it answers as fs.statSync does, both for a file that is there (`probe`: its mode, inode, size
+ * and mtime to the bit) and for one that cannot be (a path through that file: it must throw, with the same code),
+ * else null. Exported for tests, which hand it bindings that answer otherwise.
+ */
+export function checkedBindingStat(binding: unknown, probe = process.execPath): BindingStat | null {
+  const stat = (binding as { stat?: unknown } | null)?.stat;
+  if (typeof stat !== 'function') return null;
+  const call = stat.bind(binding) as BindingStat;
+  try {
     const values = call(probe, false, undefined, true);
     if (!(values instanceof Float64Array) || values.length < 14) return null;
     const expected = fs.statSync(probe);
@@ -88,7 +109,11 @@ function loadBinding(probe = process.execPath): BindingStat | null {
       values[INO] === expected.ino &&
       values[SIZE] === expected.size &&
       msOf(values[MTIME_SEC], values[MTIME_NSEC]) === expected.mtimeMs;
-    return matches ? call : null;
+    if (!matches) return null;
+    const missing = `${probe}/agent-spend-probe`;
+    const code = errorCodeOf(() => fs.statSync(missing));
+    if (code === undefined || errorCodeOf(() => call(missing, false, undefined, true)) !== code) return null;
+    return call;
   } catch {
     return null;
   }

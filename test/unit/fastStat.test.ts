@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { bindingUnavailableReason, resetForTests, statFile, statMtimeMs, usesBinding } from '../../src/core/fastStat';
+import { bindingUnavailableReason, checkedBindingStat, resetForTests, statFile, statMtimeMs, usesBinding } from '../../src/core/fastStat';
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'agent-spend-faststat-'));
@@ -98,6 +98,26 @@ describe('fastStat', () => {
     } finally {
       fs.chmodSync(locked, 0o755);
     }
+  });
+
+  it("takes the binding's stat only if it answers as fs.statSync does, for a file that is there and for one that is not", () => {
+    if (process.platform === 'win32') return;
+    const real = (process as unknown as { binding(name: string): { stat: (...args: unknown[]) => unknown } }).binding('fs');
+    assert.equal(typeof checkedBindingStat(real), 'function');
+    const { dir } = sampleTree();
+    const probe = path.join(dir, 'f5.jsonl');
+    assert.equal(typeof checkedBindingStat(real, probe), 'function');
+    const faking = (stat: (...args: unknown[]) => unknown) => checkedBindingStat({ stat }, probe);
+    // An older convention: errors left in a context object, nothing thrown.
+    assert.equal(faking((p, bigint, req, ctx) => (String(p).endsWith('probe') ? undefined : real.stat(p, bigint, req, ctx))), null);
+    // Another layout (the size where the inode was).
+    assert.equal(faking((...args) => { const v = Float64Array.from(real.stat(...args) as Float64Array); [v[7], v[8]] = [v[8], v[7]]; return v; }), null);
+    // Times rounded to the millisecond.
+    assert.equal(faking((...args) => { const v = Float64Array.from(real.stat(...args) as Float64Array); v[13] = Math.round(v[13] / 1e6) * 1e6 + 1; return v; }), null);
+    // Another error for a missing file.
+    assert.equal(faking((p, ...rest) => { if (String(p).endsWith('probe')) throw Object.assign(new Error('x'), { code: 'EIO' }); return real.stat(p, ...rest); }), null);
+    assert.equal(checkedBindingStat({}), null);
+    assert.equal(checkedBindingStat(null), null);
   });
 
   it('keeps away from the binding where it would warn, or where asked to', () => {

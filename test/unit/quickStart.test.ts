@@ -281,3 +281,132 @@ describe('quick start (nothing new since the last run)', () => {
     assert.equal(engine.report().totals.requests, 12);
   });
 });
+
+describe('quick start against the usual one: shared folders, nested and odd roots, stale listings', () => {
+  /** A source reading `*.<ext>` below `roots`, whose cursor context marks `shadow*` files (read again once `<file>.x` exists). */
+  const fakeSource = (agent: string, roots: string[], ext: string, maxDepth: number, rule: boolean): Source => ({
+    agent,
+    label: agent,
+    roots: () => roots,
+    walk: { maxDepth, skipFolders: new Set(['skip']), isWanted: (name) => name.endsWith(ext) },
+    fileFor: (changed) => (changed.endsWith(ext) ? changed : undefined),
+    ...(rule ? { isUnchanged: (file: string, cursor: CursorStamp, stat: Parameters<typeof isUnchanged>[1]) => isUnchanged(cursor, stat) && (cursor.context !== 'S' || !fs.existsSync(`${file}.x`)) } : {}),
+    read(file, previous) {
+      try {
+        const stat = fs.statSync(file);
+        if (!stat.isFile()) throw Object.assign(new Error(`EISDIR: ${file}`), { code: 'EISDIR' });
+        fs.readFileSync(file);
+        const cursor = { offset: stat.size, size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, tail: '', context: path.basename(file).startsWith('shadow') ? 'S' : undefined };
+        return { file, cursor, bytesRead: stat.size - (previous?.offset ?? 0), rewritten: false };
+      } catch (error) {
+        return { file, bytesRead: 0, rewritten: false, error: (error as Error).message, errorCode: (error as NodeJS.ErrnoException).code };
+      }
+    },
+  });
+
+  interface Tree {
+    top: string;
+    sources: Source[];
+    env: NodeJS.ProcessEnv;
+    stateDir: string;
+  }
+
+  /** r1/{a/{b},skip} and r2/{d}, logs of two kinds, `link` -> r1; three agents, one on nested roots; a cold scan saved. */
+  function tree(nested: boolean): Tree {
+    const top = tempDir('agent-spend-shared-');
+    for (const dir of ['r1/a/b', 'r1/skip', 'r2/d']) fs.mkdirSync(path.join(top, dir), { recursive: true });
+    for (const file of ['r1/one.log', 'r1/a/two.jsonl', 'r1/a/b/three.log', 'r1/a/b/shadow.jsonl', 'r1/skip/four.log', 'r2/five.log', 'r2/d/six.jsonl']) {
+      fs.writeFileSync(path.join(top, file), `${file}\n`);
+    }
+    fs.symlinkSync(path.join(top, 'r1'), path.join(top, 'link'));
+    for (const entry of fs.readdirSync(top, { recursive: true, withFileTypes: true })) {
+      const at = path.join(entry.parentPath, entry.name);
+      if (!entry.isSymbolicLink()) fs.utimesSync(at, HOUR_AGO, HOUR_AGO);
+    }
+    const sources = [
+      fakeSource('claude-code', [path.join(top, 'r1'), path.join(top, 'r2')], '.log', 2, false),
+      fakeSource('alpha', [`${path.join(top, 'r1')}${path.sep}`, path.join(top, 'link'), path.join(top, 'missing')], '.jsonl', 3, true),
+      fakeSource('beta', nested ? [path.join(top, 'r1'), path.join(top, 'r1', 'a')] : [path.join(top, 'link'), path.join(top, 'r2')], '.log', 1, true),
+    ];
+    const env = isolatedEnv(path.join(top, 'no-claude'));
+    return { top, sources, env, stateDir: savedColdScan(env, { sources }) };
+  }
+
+  const engineOn = (t: Tree, stateDir: string, deferred: boolean, sources = t.sources): Engine => {
+    const engine = new Engine({ env: t.env, stateDir, sources });
+    engine.open({ deferRecords: deferred });
+    return engine;
+  };
+  const exact = (scan: ReturnType<Engine['scan']>) => ({ ...found(scan), bytesRead: scan.bytesRead, unreadable: scan.unreadable.map((u) => u.path).sort() });
+  /** Runs `change` with the mtime of `dir` put back afterwards (only the entries, or the files' stats, tell). */
+  const keepingMtime = (dir: string, change: () => void) => {
+    const { atime, mtime } = fs.statSync(dir);
+    change();
+    fs.utimesSync(dir, atime, mtime);
+  };
+
+  /** Where the usual way reads, lists or saves nothing (a folder dated back hides its new entries from both ways). */
+  const QUICK = new Set(['nothing', 'a new log, the folder dated back', 'a new folder at the deepest level walked', 'a log in a skipped folder', 'the same names, the mtime moved']);
+  const cases: Array<[string, (t: Tree) => void, boolean?]> = [
+    ['nothing', () => undefined],
+    ['nothing (nested roots of one agent)', () => undefined, true],
+    ['a line appended where two agents read', (t) => fs.appendFileSync(path.join(t.top, 'r1', 'a', 'b', 'three.log'), 'more\n')],
+    ['a new log, the folder dated back', (t) => keepingMtime(path.join(t.top, 'r1', 'a'), () => fs.writeFileSync(path.join(t.top, 'r1', 'a', 'new.log'), 'x\n'))],
+    ['a new folder at the deepest level walked', (t) => keepingMtime(path.join(t.top, 'r1', 'a', 'b'), () => fs.mkdirSync(path.join(t.top, 'r1', 'a', 'b', 'c')))],
+    ['a new empty folder (its parent listed again)', (t) => fs.mkdirSync(path.join(t.top, 'r2', 'd', 'e'))],
+    ['a log in a skipped folder', (t) => fs.writeFileSync(path.join(t.top, 'r1', 'skip', 'seven.log'), 'x\n')],
+    ['the same names, the mtime moved', (t) => fs.utimesSync(path.join(t.top, 'r1'), HOUR_AGO + 30, HOUR_AGO + 30)],
+    ['a rule that reads the file again (its sibling appeared)', (t) => fs.writeFileSync(path.join(t.top, 'r1', 'a', 'b', 'shadow.jsonl.x'), '')],
+    ['a symlinked root moved to another folder', (t) => {
+      fs.rmSync(path.join(t.top, 'link'));
+      fs.symlinkSync(path.join(t.top, 'r2'), path.join(t.top, 'link'));
+    }],
+    ['a log that became a dangling link, the folder dated back', (t) => keepingMtime(path.join(t.top, 'r2'), () => {
+      fs.rmSync(path.join(t.top, 'r2', 'five.log'));
+      fs.symlinkSync(path.join(t.top, 'nowhere'), path.join(t.top, 'r2', 'five.log'));
+    })],
+    ['a missing root appears', (t) => fs.mkdirSync(path.join(t.top, 'missing'))],
+    ['a root deleted', (t) => fs.rmSync(path.join(t.top, 'r2'), { recursive: true })],
+  ];
+
+  for (const [name, change, nested] of cases) {
+    it(`agrees, and takes the quick way only when the usual one would neither read nor save: ${name}`, () => {
+      const t = tree(nested === true);
+      change(t);
+      const copy = copyDir(t.stateDir);
+      const before = fs.readFileSync(path.join(copy, STATE_FILE));
+      const quick = engineOn(t, t.stateDir, true);
+      const usual = engineOn(t, copy, false);
+      const scan = quick.scan();
+      assert.deepEqual(exact(scan), exact(usual.scan()));
+      if (quick.readingDeferred) {
+        usual.save();
+        assert.deepEqual(fs.readFileSync(path.join(copy, STATE_FILE)), before, 'the usual way had nothing to save either');
+      }
+      assert.equal(quick.readingDeferred, QUICK.has(name), 'the quick way taken where nothing the usual way sees changed');
+      // What follows in the same engine: a watcher's paths, a second scan, saves, reports.
+      const log = path.join(t.top, 'r1', 'one.log');
+      if (fs.existsSync(log)) fs.appendFileSync(log, 'later\n');
+      assert.deepEqual(exact(quick.scan([log])), exact(usual.scan([log])));
+      assert.deepEqual(exact(quick.scan()), exact(usual.scan()));
+      quick.save();
+      usual.save();
+      const stateOf = (dir: string) => {
+        const engine = engineOn(t, dir, false);
+        return { cursors: [...engine.cursors.keys()].sort(), listings: [...engine.folders.listings].map(([key, l]) => [key, l[1], l[2]]).sort() };
+      };
+      assert.deepEqual(stateOf(t.stateDir), stateOf(copy));
+    });
+  }
+
+  it('an agent switched off (its listings stale): the usual way drops them and saves, so the quick way must not answer', () => {
+    const t = tree(false);
+    const fewer = t.sources.slice(0, 2);
+    const copy = copyDir(t.stateDir);
+    const quick = engineOn(t, t.stateDir, true, fewer);
+    const usual = engineOn(t, copy, false, fewer);
+    assert.deepEqual(exact(quick.scan()), exact(usual.scan()));
+    assert.equal(quick.readingDeferred, false);
+    assert.equal(usual.folders.changed, true);
+  });
+});
