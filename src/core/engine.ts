@@ -12,7 +12,7 @@ import { buildReport, type Report, type ReportQuery } from './report';
 import { CLAUDE_CODE } from './sources/claudeCode';
 import { ALL_SOURCES } from './sources/registry';
 import { newReadCounts, type ReadContext, type ReadCounts, type Source, type SourceRead } from './sources/source';
-import { isReadError, StateStore, type DeferredState } from './stateStore';
+import { isReadError, StateStore, type DeferredState, type FileIdentity } from './stateStore';
 import { isUnchanged, type FileCursor, type TailOptions } from './tail';
 import type { UsageEvent } from './usage';
 
@@ -79,6 +79,8 @@ export class Engine {
   private pendingReading: DeferredState | null = null;
   private readonly store: StateStore | null;
   private generation: string | undefined;
+  /** The state file open() read, to set aside only that one if it turns out damaged. */
+  private loadedIdentity: FileIdentity | undefined;
   private readonly log: (message: string) => void;
   /** Problems worth showing the user, kept until they are fixed. */
   private readonly persistentWarnings = new Map<string, string>();
@@ -155,6 +157,7 @@ export class Engine {
   open(options: { deferRecords?: boolean } = {}): void {
     if (!this.store) return;
     const outcome = this.store.load(this.prices, { deferRecords: options.deferRecords });
+    this.loadedIdentity = 'identity' in outcome ? outcome.identity : undefined;
     if (outcome.kind === 'loaded' || outcome.kind === 'deferred') {
       this.ledger = outcome.state.ledger;
       this.generation = outcome.state.generation;
@@ -251,15 +254,12 @@ export class Engine {
 
   private setAside(reason: string, recordsKept = false): void {
     if (!this.store) return;
-    const kept = `${this.store.file}.corrupt-${Date.now()}`;
-    try {
-      fs.renameSync(this.store.file, kept);
-    } catch {
-      // Unreadable or already gone: nothing to keep.
-    }
+    const kept = this.store.setAside(this.loadedIdentity);
+    this.loadedIdentity = undefined;
+    const where = kept ? `it was moved to ${kept}` : 'another process has saved the state since, and what it saved is kept and merged';
     const message = recordsKept
-      ? `state file was damaged (${reason}); it was moved to ${kept}. Its records were sound and are kept; every log is being read again.`
-      : `state file was damaged (${reason}); it was moved to ${kept} and the totals are being rebuilt from the logs. Sessions whose logs were deleted since cannot be recovered.`;
+      ? `state file was damaged (${reason}); ${where}. Its records were sound and are kept; every log is being read again.`
+      : `state file was damaged (${reason}); ${where}, and the totals are being rebuilt from the logs.${kept ? ' Sessions whose logs were deleted since cannot be recovered.' : ''}`;
     this.persistentWarnings.set('state', message);
     this.log(`warning: ${message}`);
   }

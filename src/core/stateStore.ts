@@ -86,13 +86,19 @@ export interface DeferredState {
   reading: () => ReadingState;
 }
 
+/** Which file was read (a save by another process renames a new one over it). */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
 export type LoadOutcome =
-  | { kind: 'loaded'; state: LoadedState }
-  | { kind: 'deferred'; state: DeferredState }
+  | { kind: 'loaded'; state: LoadedState; identity?: FileIdentity }
+  | { kind: 'deferred'; state: DeferredState; identity?: FileIdentity }
   | { kind: 'missing' }
   /** The file is there but could not be read (permissions, EMFILE, EIO...): not damaged, and not to be replaced. */
   | { kind: 'unreadable'; reason: string }
-  | { kind: 'corrupt'; reason: string };
+  | { kind: 'corrupt'; reason: string; identity?: FileIdentity };
 
 /**
  * True for an error of the system reading the file (EACCES, EMFILE, EIO, EISDIR...), as opposed to one of decoding
@@ -456,10 +462,10 @@ export function decodeState(data: Buffer, prices: PriceBook): LoadedState {
  * see Engine.ensureReading() and Engine.ensureRecords()). Format 2 files, and files whose prices changed, are read
  * whole; format 3 files, their reading state at once.
  */
-function loadDeferred(file: string, prices: PriceBook): { whole: LoadedState } | { deferred: DeferredState } {
-  const fd = fs.openSync(file, 'r');
+function loadDeferred(fd: number, size: number, prices: PriceBook): { whole: LoadedState } | { deferred: DeferredState } {
   // The file stays open for what is read later (the rest of the reading state, the records): a save by another
-  // process renames a new file over this one, and what is read later must come from the same one.
+  // process renames a new file over this one, and what is read later must come from the same one. It is the
+  // deferred reads' to close once they are done; the caller's when this throws or returns the state whole.
   let users = 0;
   /**
    * One later read of the file (the rest of the reading state, the records), done once: its answer, or the damage it
@@ -483,9 +489,7 @@ function loadDeferred(file: string, prices: PriceBook): { whole: LoadedState } |
       return outcome.value;
     };
   };
-  let handedOver = false;
-  try {
-    const size = fs.fstatSync(fd).size;
+  {
     /** `length` bytes of the file from `from`. */
     const read = (from: number, length: number, into = Buffer.allocUnsafeSlow(length), at = 0): Buffer => {
       for (let done = 0; done < length; ) {
@@ -539,10 +543,7 @@ function loadDeferred(file: string, prices: PriceBook): { whole: LoadedState } |
       return decodeRecords(header, new Sections(bytes, from - base, bytes.length - 4, base));
     });
     const ledger = new Ledger(prices, { strings: header.strings, size: header.size, load: loadRecords });
-    handedOver = true;
     return { deferred: { ledger, quick, reading, generation: header.generation } };
-  } finally {
-    if (!handedOver) fs.closeSync(fd);
   }
 }
 
@@ -739,17 +740,53 @@ export class StateStore {
    * first needed.
    */
   load(prices: PriceBook, options: { deferRecords?: boolean } = {}): LoadOutcome {
+    let fd: number | undefined;
+    let identity: FileIdentity | undefined;
     try {
       if (options.deferRecords) {
-        const loaded = loadDeferred(this.file, prices);
-        return 'whole' in loaded ? { kind: 'loaded', state: loaded.whole } : { kind: 'deferred', state: loaded.deferred };
+        fd = fs.openSync(this.file, 'r');
+        const stat = fs.fstatSync(fd);
+        identity = { dev: stat.dev, ino: stat.ino };
+        const loaded = loadDeferred(fd, stat.size, prices);
+        if ('whole' in loaded) return { kind: 'loaded', state: loaded.whole, identity };
+        fd = undefined; // the deferred reads hold it now
+        return { kind: 'deferred', state: loaded.deferred, identity };
       }
-      return { kind: 'loaded', state: decodeState(fs.readFileSync(this.file), prices) };
+      // Read whole at once: damage shows now, and the file is looked at by name (a replacement in between only
+      // means the identity names the older file, which is then not set aside).
+      const stat = fs.statSync(this.file);
+      identity = { dev: stat.dev, ino: stat.ino };
+      return { kind: 'loaded', state: decodeState(fs.readFileSync(this.file), prices), identity };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return { kind: 'missing' };
       if (isReadError(error)) return { kind: 'unreadable', reason: `cannot read ${this.file}: ${(error as Error).message}` };
-      return { kind: 'corrupt', reason: `${this.file}: ${(error as Error).message}` };
+      return { kind: 'corrupt', reason: `${this.file}: ${(error as Error).message}`, identity };
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Moves a damaged state file aside (`ledger.bin.corrupt-<time>`), under the writers' lock, if the file there is
+   * still `identity`, the one found damaged: a file another process has saved since is sound, and is merged at the
+   * next save. Returns where the damaged file went; null when it was replaced or is gone.
+   */
+  setAside(identity: FileIdentity | undefined): string | null {
+    let release: (() => void) | undefined;
+    try {
+      release = this.lock();
+      if (identity) {
+        const now = fs.statSync(this.file);
+        if (now.dev !== identity.dev || now.ino !== identity.ino) return null;
+      }
+      const kept = `${this.file}.corrupt-${Date.now()}`;
+      fs.renameSync(this.file, kept);
+      return kept;
+    } catch {
+      return null; // gone already, or the folder cannot be written: nothing to keep
+    } finally {
+      release?.();
     }
   }
 

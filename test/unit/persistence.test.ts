@@ -130,6 +130,36 @@ describe('persistence', () => {
     });
   }
 
+  it('damage found in a file another process has replaced since: the sound replacement is not set aside, and is merged', () => {
+    // The CLI opens the state (its records stay on disk), another process saves a sound file over it, then the CLI's
+    // records turn out damaged: only the file it read was damaged, and the one at the path now holds the records of
+    // a log deleted since.
+    const { configDir, transcript, stateDir } = savedState(3);
+    const gone = path.join(path.dirname(transcript), '99999999-9999-4999-8999-999999999999.jsonl');
+    fs.writeFileSync(gone, `${assistantLine({ messageId: 'gone-1', output: 7 })}\n${assistantLine({ messageId: 'gone-2', output: 8 })}\n`);
+    const other = engine(configDir, stateDir);
+    other.scan();
+    other.save();
+    fs.rmSync(gone);
+    const file = path.join(stateDir, STATE_FILE);
+    const sound = fs.readFileSync(file);
+    const damaged = Buffer.from(sound);
+    damaged[damaged.length - 6] ^= 0xff; // in the records' part
+    fs.writeFileSync(file, damaged);
+    const cli = new Engine({ env: isolatedEnv(configDir), stateDir });
+    cli.open({ deferRecords: true });
+    fs.writeFileSync(`${file}.other`, sound);
+    fs.renameSync(`${file}.other`, file);
+    fs.appendFileSync(transcript, `${assistantLine({ messageId: 'late', output: 5 })}\n`);
+    cli.scan();
+    assert.match(cli.warnings().join('\n'), /damaged .*another process has saved the state since/);
+    assert.deepEqual(fs.readdirSync(stateDir), [STATE_FILE], 'nothing set aside');
+    cli.save();
+    const after = engine(configDir, stateDir);
+    after.scan();
+    assert.equal(after.report().totals.requests, 6, 'the three lines, the deleted log\'s two, the new one');
+  });
+
   it('stored costs are recomputed when the prices change', () => {
     const { configDir } = seed(2);
     const stateDir = tempDir();
