@@ -1,6 +1,7 @@
 // Budgets: caps over calendar windows, agent sessions and Claude Code's 5-hour blocks; where spend stands against
 // them, how fast it is going, and when the cap will be hit at that pace. Pure: the ledger and a clock in, states out.
 
+import { AGENTS } from './agentIds';
 import type { Ledger } from './ledger';
 
 export const BUDGET_PERIODS = ['day', 'week', 'month', 'session', 'block5h'] as const;
@@ -270,6 +271,35 @@ export function mostPressing(states: BudgetState[]): BudgetState | undefined {
  * Reads budgets from settings, naming every problem by its setting path. A bad entry is dropped (the others still
  * count); nothing here throws.
  */
+const AGENT_IDS: ReadonlySet<string> = new Set(AGENTS.map((agent) => agent.id));
+
+/** The agent id a misspelt or misnamed one most likely meant ("claude", "Claude Code", "gemini"), if any. */
+function closestAgent(name: string): string | undefined {
+  const wanted = name.trim().toLowerCase().replace(/[\s_]+/g, '-');
+  for (const { id, label } of AGENTS) if (wanted === id || wanted === label.toLowerCase().replace(/\s+/g, '-')) return id;
+  const prefixed = AGENTS.filter(({ id }) => id.startsWith(wanted) || wanted.startsWith(id));
+  if (prefixed.length === 1) return prefixed[0].id;
+  let best: string | undefined;
+  let bestDistance = 3; // at most two edits
+  for (const { id } of AGENTS) {
+    const distance = editDistance(wanted, id);
+    if (distance < bestDistance) [best, bestDistance] = [id, distance];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
 export function parseBudgets(value: unknown, setting = 'agentSpend.budgets'): { budgets: Budget[]; problems: string[] } {
   const problems: string[] = [];
   const budgets: Budget[] = [];
@@ -318,7 +348,21 @@ export function parseBudgets(value: unknown, setting = 'agentSpend.budgets'): { 
       if (!Array.isArray(e.agents) || !e.agents.every((a) => typeof a === 'string' && a.length > 0)) {
         problems.push(`${at}.agents must be a list of agent names, e.g. ["claude-code"]; counting every agent`);
       } else if (e.agents.length > 0) {
-        agents = e.agents as string[];
+        // A name Agent Spend does not read would match no session, and the cap would never be reached.
+        const names = e.agents as string[];
+        const unknown = names.filter((name) => !AGENT_IDS.has(name));
+        const known = names.filter((name) => AGENT_IDS.has(name));
+        if (unknown.length > 0) {
+          const named = unknown.map((name) => {
+            const guess = closestAgent(name);
+            return `"${name}" is not an agent Agent Spend reads${guess ? ` (did you mean "${guess}"?)` : ''}`;
+          });
+          problems.push(
+            `${at}.agents: ${named.join('; ')}; ` +
+              (known.length > 0 ? `ignoring ${unknown.length === 1 ? 'it' : 'them'}` : `counting every agent (known: ${[...AGENT_IDS].join(', ')})`),
+          );
+        }
+        if (known.length > 0) agents = known;
       }
     }
     let scope: 'all' | 'workspace' = 'all';

@@ -199,4 +199,21 @@ describe('budget settings', () => {
     assert.match(text, /agentSpend\.budgets\[6\]\.agents must be a list of agent names/);
     assert.deepEqual(parseBudgets({ period: 'day' }).problems, ['agentSpend.budgets must be a list of budgets, e.g. [{ "period": "day", "limitUsd": 20 }]']);
   });
+
+  it('names a misspelt agent instead of keeping a budget that can never count anything', () => {
+    // `["claude"]` would match no session, and its cap would never warn: the name is dropped with a message, and a
+    // budget left with no known agent counts every agent (a cap reached early, rather than never).
+    const { budgets, problems } = parseBudgets([
+      { period: 'day', limitUsd: 5, agents: ['claude'] },
+      { period: 'day', limitUsd: 5, agents: ['codex', 'gemini'] },
+      { period: 'day', limitUsd: 5, agents: ['claude-code', 'codex'] },
+    ]);
+    assert.equal(budgets.length, 3);
+    assert.equal(budgets[0].agents, undefined, 'no known agent left: every agent counts');
+    assert.deepEqual(budgets[1].agents, ['codex']);
+    assert.deepEqual(budgets[2].agents, ['claude-code', 'codex']);
+    assert.equal(problems.length, 2);
+    assert.match(problems[0], /agentSpend\.budgets\[0\]\.agents: "claude" is not an agent Agent Spend reads \(did you mean "claude-code"\?\).*counting every agent/);
+    assert.match(problems[1], /agentSpend\.budgets\[1\]\.agents: "gemini" is not an agent Agent Spend reads \(did you mean "gemini-cli"\?\); ignoring it/);
+  });
 });

@@ -1,6 +1,8 @@
 // The helpers every adapter shares: where home and the per-user data folders are on each platform.
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { homeOf, userDataDir, xdgDataHome } from '../../src/core/sources/source';
 
@@ -30,5 +32,12 @@ describe('the agent list', () => {
       AGENTS.map((a) => [a.id, a.label]),
       ALL_SOURCES.map((s) => [s.agent, s.label]),
     );
+  });
+
+  it("is what the budgets setting's schema offers for a budget's agents", async () => {
+    const { AGENTS } = await import('../../src/core/agentIds');
+    const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    const budget = manifest.contributes.configuration.properties['agentSpend.budgets'].items;
+    assert.deepEqual(budget.properties.agents.items.enum, AGENTS.map((a) => a.id));
   });
 });
