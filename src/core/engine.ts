@@ -158,6 +158,7 @@ export class Engine {
     if (!this.store) return;
     const outcome = this.store.load(this.prices, { deferRecords: options.deferRecords });
     this.loadedIdentity = 'identity' in outcome ? outcome.identity : undefined;
+    this.pendingReading = null; // an earlier open()'s, never needed: what is loaded now replaces it
     if (outcome.kind === 'loaded' || outcome.kind === 'deferred') {
       this.ledger = outcome.state.ledger;
       this.generation = outcome.state.generation;

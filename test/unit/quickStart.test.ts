@@ -270,6 +270,21 @@ describe('quick start (nothing new since the last run)', () => {
     assert.equal(again.report().totals.requests, 12);
   });
 
+  it('opening again replaces a deferred state that was never needed (it does not come back over the new one)', () => {
+    const s = seeded();
+    const engine = deferredEngine(s);
+    assert.equal(engine.readingDeferred, true);
+    // Another process saves a state with one more file (its cursors and listings differ).
+    fs.writeFileSync(path.join(s.blog, `${S1.replace('1111', '5555')}.jsonl`), lines(S1, 1));
+    const other = eagerEngine(s, s.stateDir);
+    other.scan();
+    other.save();
+    engine.open();
+    assert.equal(engine.readingDeferred, false);
+    assert.equal(engine.cursors.size, 6);
+    assert.deepEqual(found(engine.scan()), { filesSeen: 6, filesRead: 0, eventsAdded: 0, eventsReplaced: 0, unreadable: 0 });
+  });
+
   it('a format 3 state (earlier versions) is read whole by the same start, and agrees', () => {
     const s = seeded();
     const eager = eagerEngine(s, s.stateDir);
