@@ -133,6 +133,9 @@ interface Sums {
   firstRecent: number;
 }
 
+/** Whose requests a `block5h` budget counts when it names no agents. */
+const BLOCK_AGENTS: readonly string[] = ['claude-code'];
+
 /** Evaluates every budget at `context.now`. Rows are read once per budget; budgets are few. */
 export function evaluateBudgets(ledger: Ledger, budgets: Budget[], context: BudgetContext): BudgetState[] {
   const c = ledger.columns;
@@ -142,7 +145,10 @@ export function evaluateBudgets(ledger: Ledger, budgets: Budget[], context: Budg
   const activeWithin = context.sessionActiveWithinMs ?? 6 * HOUR_MS;
 
   budgets.forEach((budget, index) => {
-    const agentIds = budget.agents ? new Set(budget.agents) : null;
+    // The 5-hour block is Claude Code's (its subscription's usage window): other agents' requests neither open one
+    // nor count in it, unless the budget names them.
+    const agents = budget.agents ?? (budget.period === 'block5h' ? BLOCK_AGENTS : undefined);
+    const agentIds = agents ? new Set(agents) : null;
     const projectOk = new Map<number, boolean>();
     const counts = (row: number): boolean => {
       if (agentIds && !agentIds.has(strings[c.agent[row]])) return false;

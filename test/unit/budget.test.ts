@@ -153,6 +153,27 @@ describe('evaluating budgets', () => {
     assert.equal(state.windowStart, Date.parse('2026-11-28T04:00:00Z'));
   });
 
+  it("the block budget is Claude Code's block: other agents neither open it nor count in it, unless named", () => {
+    // A Codex request at 03:30 would otherwise open a block at 03:00 and add its $20 to Claude Code's.
+    const ledger = ledgerOf([
+      event('2026-11-28T03:30:00Z', 20, { agent: 'codex', sessionId: 'c1' }),
+      event('2026-11-28T04:10:00Z', 5),
+      event('2026-11-28T05:50:00Z', 1),
+    ]);
+    const [claude, named] = evaluateBudgets(
+      ledger,
+      [
+        { period: 'block5h', limitUsd: 10, warnAt: [0.5], onCap: 'warn' },
+        { period: 'block5h', limitUsd: 100, warnAt: [0.5], onCap: 'warn', agents: ['claude-code', 'codex'] },
+      ],
+      context,
+    );
+    assert.equal(claude.spentUsd, 6);
+    assert.equal(claude.windowStart, Date.parse('2026-11-28T04:00:00Z'));
+    assert.equal(named.spentUsd, 26, 'agents named: they count');
+    assert.equal(named.windowStart, Date.parse('2026-11-28T03:00:00Z'));
+  });
+
   it('unpriced requests are counted, never priced at 0 silently', () => {
     const ledger = ledgerOf([event('2026-11-28T05:00:00Z', 4), event('2026-11-28T05:00:00Z', 4, { model: 'no-such-model' })]);
     const [state] = evaluateBudgets(ledger, [day(100)], context);
