@@ -726,6 +726,22 @@ function readingFromFormat3(header: Header, sections: Sections): ReadingState {
   return { cursors, folders: new FolderIndex(listings) };
 }
 
+const STALE_TEMPORARY_MS = 10 * 60_000;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Whether a process with this pid exists (EPERM: it does, and is someone else's). Signal 0 only asks. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 export class StateStore {
   readonly file: string;
   private readonly lockFile: string;
@@ -799,6 +815,7 @@ export class StateStore {
     fs.mkdirSync(this.dir, { recursive: true });
     const release = this.lock();
     try {
+      this.removeStaleTemporaries();
       const current = this.load(ledger.prices);
       // Writing now would replace records this process has never seen.
       if (current.kind === 'unreadable') throw new Error(current.reason);
@@ -837,6 +854,33 @@ export class StateStore {
   }
 
   /**
+   * Removes the temporary files of writers that died before renaming them (a crash, a killed process): this state
+   * file's and the report cache's, named after their writer's pid. Only those whose pid is gone and that are older
+   * than ten minutes (a write takes milliseconds; a pid seen from another container may look gone).
+   */
+  private removeStaleTemporaries(): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    const ours = new RegExp(`^(?:${escapeRegExp(STATE_FILE)}\\.(\\d+)\\.[a-z0-9]+|report-cache\\.txt\\.(\\d+))\\.tmp$`);
+    for (const name of names) {
+      const match = ours.exec(name);
+      if (!match) continue;
+      const pid = Number(match[1] ?? match[2]);
+      if (!(pid > 0) || pid === process.pid || isAlive(pid)) continue;
+      const file = path.join(this.dir, name);
+      try {
+        if (Date.now() - fs.statSync(file).mtimeMs > STALE_TEMPORARY_MS) fs.rmSync(file, { force: true });
+      } catch {
+        // gone already, or not ours to remove
+      }
+    }
+  }
+
+  /**
    * A lock file held only while writing. A lock left by a dead process or older than 30 s is taken over at once, and
    * any lock after 10 s of waiting (a save takes milliseconds: its holder is stuck). Writes stay atomic either way;
    * two writers at once can only make the later one miss the other's newest records until its next save.
@@ -866,12 +910,7 @@ export class StateStore {
       if (Date.now() - stat.mtimeMs > 30_000) return true;
       const pid = Number(fs.readFileSync(this.lockFile, 'utf8'));
       if (!Number.isInteger(pid) || pid <= 0) return Date.now() - stat.mtimeMs > 1_000;
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch (error) {
-        return (error as NodeJS.ErrnoException).code === 'ESRCH';
-      }
+      return !isAlive(pid);
     } catch {
       return false;
     }

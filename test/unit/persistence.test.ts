@@ -1,7 +1,7 @@
 // The ledger on disk: atomic, self-checking, shared safely between processes, and outliving deleted logs.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -158,6 +158,28 @@ describe('persistence', () => {
     const after = engine(configDir, stateDir);
     after.scan();
     assert.equal(after.report().totals.requests, 6, 'the three lines, the deleted log\'s two, the new one');
+  });
+
+  it("a save removes what a crashed writer left (its temporary files), and nothing a live one may still be writing", () => {
+    const { configDir, transcript, stateDir } = savedState(2);
+    // A pid that is gone: a child that has exited.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const old = (Date.now() - 3600_000) / 1000;
+    const left = [`${STATE_FILE}.${dead}.k3j9x1.tmp`, `report-cache.txt.${dead}.tmp`];
+    const kept = [
+      `${STATE_FILE}.${process.pid}.a1b2c3.tmp`, // a live writer (this one)
+      `${STATE_FILE}.${dead}.q7w8e9.tmp`, // a dead pid's, but written a moment ago (a pid in another container?)
+      'notes.tmp', // not ours
+    ];
+    for (const name of [...left, ...kept]) fs.writeFileSync(path.join(stateDir, name), 'x'.repeat(1000));
+    for (const name of [...left, ...kept.slice(0, 1), ...kept.slice(2)]) fs.utimesSync(path.join(stateDir, name), old, old);
+    fs.appendFileSync(transcript, `${assistantLine({ messageId: 'late', output: 5 })}\n`);
+    const e = engine(configDir, stateDir);
+    e.scan();
+    e.save();
+    const names = fs.readdirSync(stateDir);
+    for (const name of left) assert.ok(!names.includes(name), `${name} removed`);
+    for (const name of kept) assert.ok(names.includes(name), `${name} kept`);
   });
 
   it('stored costs are recomputed when the prices change', () => {
