@@ -14,6 +14,8 @@ export type Snapshot = Extract<FromWorker, { type: 'snapshot' }>;
 
 export class EngineService extends Disposable {
   private client: EngineClient | null = null;
+  /** The last worker's stop (see shutdown()). */
+  private stopping: Promise<void> = Promise.resolve();
   private readonly snapshotEmitter = this.register(new vscode.EventEmitter<Snapshot>());
   private readonly progressEmitter = this.register(new vscode.EventEmitter<{ filesDone: number; filesTotal: number }>());
   readonly onSnapshot = this.snapshotEmitter.event;
@@ -105,9 +107,18 @@ export class EngineService extends Disposable {
   }
 
   private stopClient(): void {
+    void this.shutdown();
+  }
+
+  /**
+   * Stops the worker; resolves once it has saved and exited (or was terminated after 5 s). Called again, or after
+   * dispose(), it answers the stop already on its way.
+   */
+  shutdown(): Promise<void> {
     const client = this.client;
     this.client = null;
-    if (client) void client.stop();
+    if (client) this.stopping = client.stop();
+    return this.stopping;
   }
 
   override dispose(): void {

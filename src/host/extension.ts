@@ -15,6 +15,13 @@ export function activate(context: vscode.ExtensionContext): Container {
   return container;
 }
 
-export function deactivate(): void {
-  container = undefined; // disposed through context.subscriptions
+/**
+ * VS Code waits for the returned promise (for a few seconds) before it ends the extension host: long enough for the
+ * engine's worker to save what it read since its last save (saves are batched). The rest is disposed through
+ * context.subscriptions.
+ */
+export function deactivate(): Promise<void> | undefined {
+  const stopping = container?.engine.shutdown();
+  container = undefined;
+  return stopping;
 }

@@ -174,6 +174,27 @@ describe('the engine service', () => {
   });
 });
 
+describe('the engine service, stopping', () => {
+  it('shutdown() after dispose() still waits for the stop on its way (whichever VS Code runs first)', async () => {
+    const { EngineService } = await import('../../src/host/engineService');
+    const { Engine } = await import('../../src/core/engine');
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee'), `${assistantLine({ messageId: 'e1', output: 9 })}\n`);
+    const log = { info: () => {}, error: () => {}, warn: () => {} };
+    const storage = tempDir();
+    const service = new EngineService(storage, REPO, log as never);
+    service.start({ budgets: [], weekStartsOn: 1, unit: 'usd', claudeConfigDir: configDir, agents: {}, stop: {}, problems: [] } as never);
+    await waitUntil(() => service.latest?.report.totals.outputTokens === 9, 'the first snapshot');
+    fs.appendFileSync(transcript('eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee'), `${assistantLine({ messageId: 'e2', output: 1 })}\n`);
+    await waitUntil(() => service.latest?.report.totals.outputTokens === 10, 'the append');
+    service.dispose();
+    await service.shutdown();
+    const saved = new Engine({ env: {}, stateDir: path.join(storage, 'state'), sources: [] });
+    saved.open();
+    assert.equal(saved.report().totals.outputTokens, 10, 'saved before shutdown() resolved');
+  });
+});
+
 describe('the extension, activated against a fake VS Code', () => {
   const { configDir, transcript } = claudeHome();
   const session = 'cccccccc-cccc-4ccc-8ccc-cccccccccccc';
@@ -267,5 +288,20 @@ describe('the extension, activated against a fake VS Code', () => {
     fake.workspace.isTrusted = true;
     fake.trustGranted.fire();
     assert.equal(c.terminalAgents.options.env.CLAUDE_CONFIG_DIR, configDir);
+  });
+
+  it('deactivation waits for the worker to save what it read last (VS Code awaits the promise)', async () => {
+    const item = fake.recorded.statusBarItems.find((i) => i.id === 'agentSpend.meter')!;
+    fs.appendFileSync(transcript(session), `${assistantLine({ sessionId: session, messageId: 'm3', input: 100_000, output: 0, timestamp: new Date().toISOString() })}\n`);
+    await waitUntil(() => item.text === '$(pulse) $0.90 today', `the meter after the append (now "${item.text}")`);
+    // The worker batches saves (2 s): deactivating now leaves only its last save on the way out.
+    const { deactivate } = await import('../../src/host/extension');
+    const { Engine } = await import('../../src/core/engine');
+    const stopping = deactivate();
+    assert.ok(stopping instanceof Promise, 'deactivate() returns what VS Code should wait for');
+    await stopping;
+    const saved = new Engine({ env: {}, stateDir: path.join(storage, 'state'), sources: [] });
+    saved.open();
+    assert.equal(saved.report().totals.requests, 3, 'the last request read is in the state file');
   });
 });
