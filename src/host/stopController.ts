@@ -22,6 +22,8 @@ import type { TerminalAgent, TerminalAgents } from './terminalAgents';
 const STOPPED = 'agentSpend.stoppedSessions';
 /** The terminalId TerminalAgents gives the Claude Code extension's own claude (below the extension host). */
 const EXTENSION_HOST = 'extension-host';
+/** How long an interrupted process is not interrupted again. */
+const INTERRUPT_QUIET_MS = 10_000;
 export const STOP_NOW = 'Stop Now';
 
 /** A session Agent Spend stopped, shown as a marker in the breakdown. */
@@ -128,13 +130,16 @@ export class StopController extends Disposable {
   private interrupt(targets: RunningAgent[], state: BudgetState): void {
     const config = this.host.config();
     const reader = this.reader();
+    // Remembered only for the 10 s in which they block another interrupt of the same process.
+    const now = Date.now();
+    for (const [id, at] of this.interrupted) if (now - at >= INTERRUPT_QUIET_MS) this.interrupted.delete(id);
     for (const target of this.allowedTargets(targets)) {
       const id = `${target.pid}:${target.startTicks}`;
-      if (this.stopping.has(target.pid) || this.inProgress.has(target.pid) || Date.now() - (this.interrupted.get(id) ?? -Infinity) < 10_000) {
+      if (this.stopping.has(target.pid) || this.inProgress.has(target.pid) || now - (this.interrupted.get(id) ?? -Infinity) < INTERRUPT_QUIET_MS) {
         this.log.info(`not interrupting ${target.agent} (pid ${target.pid}) again: it was interrupted moments ago or is being stopped`);
         continue;
       }
-      this.interrupted.set(id, Date.now());
+      this.interrupted.set(id, now);
       const terminal = this.agents.terminalOf(target);
       if (!terminal || !stillTheAgent(target, target.shellPid, reader.read, config.patterns)) {
         this.log.warn(`not interrupting ${target.agent} (pid ${target.pid}): it is no longer the agent in terminal '${target.terminalName}'`);

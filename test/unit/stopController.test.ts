@@ -4,7 +4,7 @@
 
 import './useFakeVscode';
 import assert from 'node:assert/strict';
-import { beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it, mock } from 'node:test';
 import type * as vscode from 'vscode';
 import type { RunningAgent } from '../../src/core/agentMapping';
 import type { Budget, BudgetState } from '../../src/core/budget';
@@ -109,6 +109,30 @@ describe('stop controller', () => {
     await stop.onCap(alert(state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt', scope: 'workspace' })));
     assert.deepEqual(sent, ['term 9000001:"\\u0003"']);
     assert.ok(fake.recorded.log.some((l) => /sent Ctrl\+C to claude-code \(pid 9000001\)/.test(l)));
+  });
+
+  it('forgets interrupts once they are past the 10 s in which they block another (a window open for weeks)', async () => {
+    const clock = mock.method(Date, 'now', () => 1_000_000);
+    try {
+      const running = [agent(9_000_001, '/w/a')];
+      const { stop, sent } = controller(running, true);
+      const interrupt = () => stop.onCap(alert(state({ period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt' })));
+      await interrupt();
+      await interrupt();
+      assert.equal(sent.length, 1, 'not again within 10 s');
+      clock.mock.mockImplementation(() => 1_011_000);
+      await interrupt();
+      assert.equal(sent.length, 2, 'again after 10 s');
+      const remembered = (stop as unknown as { interrupted: Map<string, number> }).interrupted;
+      assert.equal(remembered.size, 1);
+      // Another process, 10 s later: the first one's entry is gone.
+      clock.mock.mockImplementation(() => 1_030_000);
+      running.splice(0, 1, agent(9_000_003, '/w/a'));
+      await interrupt();
+      assert.deepEqual([...remembered.keys()].map((key) => key.split(':')[0]), ['9000003']);
+    } finally {
+      clock.mock.restore();
+    }
   });
 
   it('a terminal name (a process can set it with an escape sequence) never becomes a command link in a notification', async () => {
