@@ -9,7 +9,7 @@
 // A session that cannot be tied to exactly one process is never stopped automatically: the user picks.
 
 import type { Budget } from './budget';
-import { inWorkspace } from './budget';
+import { budgetAgents, inWorkspace } from './budget';
 
 export interface RunningAgent {
   /** Identifies the VS Code terminal (the host's own id for it). */
@@ -122,7 +122,8 @@ export function capTargets(
   sessions: SessionActivity[],
   workspaceFolders: string[],
 ): CapTargets {
-  const counted = running.filter((p) => !budget.agents || budget.agents.includes(p.agent));
+  const agents = budgetAgents(budget); // a 5-hour block naming none: Claude Code's, the only requests it counts
+  const counted = running.filter((p) => !agents || agents.includes(p.agent));
   if (budget.period === 'session') {
     const activity = sessions.find((s) => s.sessionId === session?.sessionId && s.agent === session?.agent);
     if (!activity) return { targets: [], ambiguous: [], note: 'the session is not known to be running in a VS Code terminal' };

@@ -136,6 +136,15 @@ interface Sums {
 /** Whose requests a `block5h` budget counts when it names no agents. */
 const BLOCK_AGENTS: readonly string[] = ['claude-code'];
 
+/**
+ * The agents a budget counts (and, at its cap, acts on): the ones it names; when it names none, every agent (undefined),
+ * but Claude Code alone for the 5-hour block, Claude Code's usage window: other agents' requests neither open one nor
+ * count in it.
+ */
+export function budgetAgents(budget: Pick<Budget, 'period' | 'agents'>): readonly string[] | undefined {
+  return budget.agents ?? (budget.period === 'block5h' ? BLOCK_AGENTS : undefined);
+}
+
 /** Evaluates every budget at `context.now`. Rows are read once per budget; budgets are few. */
 export function evaluateBudgets(ledger: Ledger, budgets: Budget[], context: BudgetContext): BudgetState[] {
   const c = ledger.columns;
@@ -145,9 +154,7 @@ export function evaluateBudgets(ledger: Ledger, budgets: Budget[], context: Budg
   const activeWithin = context.sessionActiveWithinMs ?? 6 * HOUR_MS;
 
   budgets.forEach((budget, index) => {
-    // The 5-hour block is Claude Code's (its subscription's usage window): other agents' requests neither open one
-    // nor count in it, unless the budget names them.
-    const agents = budget.agents ?? (budget.period === 'block5h' ? BLOCK_AGENTS : undefined);
+    const agents = budgetAgents(budget);
     const agentIds = agents ? new Set(agents) : null;
     const projectOk = new Map<number, boolean>();
     const counts = (row: number): boolean => {
@@ -286,7 +293,8 @@ function closestAgent(name: string): string | undefined {
   const prefixed = AGENTS.filter(({ id }) => id.startsWith(wanted) || wanted.startsWith(id));
   if (prefixed.length === 1) return prefixed[0].id;
   let best: string | undefined;
-  let bestDistance = 3; // at most two edits
+  // At most two edits, and fewer for a short name: two make "cody" (another product) "codex", and "a" "amp".
+  let bestDistance = (wanted.length >= 5 ? 2 : wanted.length >= 3 ? 1 : 0) + 1;
   for (const { id } of AGENTS) {
     const distance = editDistance(wanted, id);
     if (distance < bestDistance) [best, bestDistance] = [id, distance];
@@ -350,9 +358,14 @@ export function parseBudgets(value: unknown, setting = 'agentSpend.budgets'): { 
       }
     }
     let agents: string[] | undefined;
+    /** The agents were named, but none could be read: the budget counts as one naming none. */
+    let agentsUnclear = false;
+    // What a budget naming no agents counts (see budgetAgents()).
+    const unnamed = e.period === 'block5h' ? 'counting Claude Code alone' : 'counting every agent';
     if (e.agents !== undefined) {
       if (!Array.isArray(e.agents) || !e.agents.every((a) => typeof a === 'string' && a.length > 0)) {
-        problems.push(`${at}.agents must be a list of agent names, e.g. ["claude-code"]; counting every agent`);
+        problems.push(`${at}.agents must be a list of agent names, e.g. ["claude-code"]; ${unnamed}`);
+        agentsUnclear = true;
       } else if (e.agents.length > 0) {
         // A name Agent Spend does not read would match no session, and the cap would never be reached.
         const names = e.agents as string[];
@@ -365,10 +378,11 @@ export function parseBudgets(value: unknown, setting = 'agentSpend.budgets'): { 
           });
           problems.push(
             `${at}.agents: ${named.join('; ')}; ` +
-              (known.length > 0 ? `ignoring ${unknown.length === 1 ? 'it' : 'them'}` : `counting every agent (known: ${[...AGENT_IDS].join(', ')})`),
+              (known.length > 0 ? `ignoring ${unknown.length === 1 ? 'it' : 'them'}` : `${unnamed} (known: ${[...AGENT_IDS].join(', ')})`),
           );
         }
         if (known.length > 0) agents = known;
+        else agentsUnclear = true;
       }
     }
     let scope: 'all' | 'workspace' = 'all';
@@ -380,6 +394,11 @@ export function parseBudgets(value: unknown, setting = 'agentSpend.budgets'): { 
     if (e.onCap !== undefined) {
       if (!CAP_ACTIONS.includes(e.onCap as CapAction)) problems.push(`${at}.onCap must be one of ${CAP_ACTIONS.join(', ')}; using "warn"`);
       else onCap = e.onCap as CapAction;
+    }
+    // Counting more agents than meant keeps the cap from never firing; acting on agents never meant is another matter.
+    if (agentsUnclear && onCap !== 'warn') {
+      problems.push(`${at} warns instead of ${onCap === 'stop' ? 'stopping' : 'interrupting'} until the names in its agents are fixed`);
+      onCap = 'warn';
     }
     budgets.push({
       period: e.period as BudgetPeriod,

@@ -14,7 +14,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BudgetState } from './budget';
+import { budgetAgents, type BudgetState } from './budget';
 import { digest, randomHex } from './hash';
 import { CLAUDE_CODE } from './sources/claudeCode';
 import { tokens, usd } from '../shared/format';
@@ -136,7 +136,8 @@ export function overCapEntries(states: readonly BudgetState[], options: OverCapO
   const entries: OverCapEntry[] = [];
   for (const state of states) {
     if (state.level !== 'cap' || (stoppingOnly && state.budget.onCap === 'warn')) continue;
-    if (state.budget.agents && !state.budget.agents.includes(CLAUDE_CODE)) continue;
+    const agents = budgetAgents(state.budget);
+    if (agents && !agents.includes(CLAUDE_CODE)) continue;
     if (state.sessionId !== undefined && state.agent !== CLAUDE_CODE) continue;
     entries.push({ sessionId: state.sessionId ?? ALL_SESSIONS, reason: capReason(state) });
   }

@@ -255,12 +255,18 @@ export class Engine {
 
   private setAside(reason: string, recordsKept = false): void {
     if (!this.store) return;
-    const kept = this.store.setAside(this.loadedIdentity);
+    const outcome = this.store.setAside(this.loadedIdentity);
     this.loadedIdentity = undefined;
-    const where = kept ? `it was moved to ${kept}` : 'another process has saved the state since, and what it saved is kept and merged';
+    const where =
+      'movedTo' in outcome
+        ? `it was moved to ${outcome.movedTo}`
+        : 'failed' in outcome
+          ? `it could not be moved aside (${outcome.failed}) and is replaced at the next save`
+          : 'another process has saved the state since, and what it saved is kept and merged';
+    const lost = !('replaced' in outcome);
     const message = recordsKept
       ? `state file was damaged (${reason}); ${where}. Its records were sound and are kept; every log is being read again.`
-      : `state file was damaged (${reason}); ${where}, and the totals are being rebuilt from the logs.${kept ? ' Sessions whose logs were deleted since cannot be recovered.' : ''}`;
+      : `state file was damaged (${reason}); ${where}, and the totals are being rebuilt from the logs.${lost ? ' Sessions whose logs were deleted since cannot be recovered.' : ''}`;
     this.persistentWarnings.set('state', message);
     this.log(`warning: ${message}`);
   }

@@ -86,10 +86,20 @@ export interface DeferredState {
   reading: () => ReadingState;
 }
 
-/** Which file was read (a save by another process renames a new one over it). */
+/**
+ * Which file was read (a save by another process renames a new one over it). The inode number alone does not tell:
+ * once the file read is closed and replaced, its number is free, and a file system may give it to the next file
+ * created (ext4 does), the temporary file of another save. Its size and modification time tell them apart.
+ */
 export interface FileIdentity {
   dev: number;
   ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+function identityOf(stat: fs.Stats): FileIdentity {
+  return { dev: stat.dev, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs };
 }
 
 export type LoadOutcome =
@@ -762,7 +772,7 @@ export class StateStore {
       if (options.deferRecords) {
         fd = fs.openSync(this.file, 'r');
         const stat = fs.fstatSync(fd);
-        identity = { dev: stat.dev, ino: stat.ino };
+        identity = identityOf(stat);
         const loaded = loadDeferred(fd, stat.size, prices);
         if ('whole' in loaded) return { kind: 'loaded', state: loaded.whole, identity };
         fd = undefined; // the deferred reads hold it now
@@ -771,7 +781,7 @@ export class StateStore {
       // Read whole at once: damage shows now, and the file is looked at by name (a replacement in between only
       // means the identity names the older file, which is then not set aside).
       const stat = fs.statSync(this.file);
-      identity = { dev: stat.dev, ino: stat.ino };
+      identity = identityOf(stat);
       return { kind: 'loaded', state: decodeState(fs.readFileSync(this.file), prices), identity };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -786,21 +796,23 @@ export class StateStore {
   /**
    * Moves a damaged state file aside (`ledger.bin.corrupt-<time>`), under the writers' lock, if the file there is
    * still `identity`, the one found damaged: a file another process has saved since is sound, and is merged at the
-   * next save. Returns where the damaged file went; null when it was replaced or is gone.
+   * next save. Answers where the damaged file went, that it was replaced (or is gone), or why it could not be moved
+   * (a folder that cannot be written: it stays, and the next save that can write replaces it).
    */
-  setAside(identity: FileIdentity | undefined): string | null {
+  setAside(identity: FileIdentity | undefined): { movedTo: string } | { replaced: true } | { failed: string } {
     let release: (() => void) | undefined;
     try {
       release = this.lock();
       if (identity) {
-        const now = fs.statSync(this.file);
-        if (now.dev !== identity.dev || now.ino !== identity.ino) return null;
+        const now = identityOf(fs.statSync(this.file));
+        if (now.dev !== identity.dev || now.ino !== identity.ino || now.size !== identity.size || now.mtimeMs !== identity.mtimeMs) return { replaced: true };
       }
       const kept = `${this.file}.corrupt-${Date.now()}`;
       fs.renameSync(this.file, kept);
-      return kept;
-    } catch {
-      return null; // gone already, or the folder cannot be written: nothing to keep
+      return { movedTo: kept };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { replaced: true }; // gone already
+      return { failed: (error as Error).message };
     } finally {
       release?.();
     }

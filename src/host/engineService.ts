@@ -14,7 +14,7 @@ export type Snapshot = Extract<FromWorker, { type: 'snapshot' }>;
 
 export class EngineService extends Disposable {
   private client: EngineClient | null = null;
-  /** The last worker's stop (see shutdown()). */
+  /** The stops of every worker stopped so far (see shutdown()). */
   private stopping: Promise<void> = Promise.resolve();
   private readonly snapshotEmitter = this.register(new vscode.EventEmitter<Snapshot>());
   private readonly progressEmitter = this.register(new vscode.EventEmitter<{ filesDone: number; filesTotal: number }>());
@@ -111,13 +111,16 @@ export class EngineService extends Disposable {
   }
 
   /**
-   * Stops the worker; resolves once it has saved and exited (or was terminated after 5 s). Called again, or after
-   * dispose(), it answers the stop already on its way.
+   * Stops the worker; resolves once it and any worker a restart stopped before it have saved and exited (or were
+   * terminated after 5 s). Called again, or after dispose(), it answers the stops already on their way.
    */
   shutdown(): Promise<void> {
     const client = this.client;
     this.client = null;
-    if (client) this.stopping = client.stop();
+    if (client) {
+      const stopped = client.stop();
+      this.stopping = Promise.all([this.stopping, stopped]).then(() => undefined);
+    }
     return this.stopping;
   }
 

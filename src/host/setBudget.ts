@@ -40,12 +40,18 @@ export async function setBudget(): Promise<void> {
   if (limit === undefined) return;
   const picked = await vscode.window.showQuickPick(
     AGENTS.map((agent) => ({ label: agent.label, description: agent.id, id: agent.id })),
-    { title: `Agent Spend: Set Budget (4/${STEPS})`, placeHolder: 'Which agents does it count? None picked: all of them', canPickMany: true },
+    {
+      title: `Agent Spend: Set Budget (4/${STEPS})`,
+      // A 5-hour block naming no agents counts Claude Code alone (budgetAgents()).
+      placeHolder: `Which agents does it count? None picked: ${period.period === 'block5h' ? 'Claude Code alone' : 'all of them'}`,
+      canPickMany: true,
+    },
   );
   if (!picked) return;
   const onCap = await vscode.window.showQuickPick(ON_CAP, { title: `Agent Spend: Set Budget (5/${STEPS})`, placeHolder: 'What happens at the cap?' });
   if (!onCap) return;
-  const agents = picked.length > 0 && picked.length < AGENTS.length ? picked.map((p) => p.id).sort() : undefined;
+  // Every agent picked is written as no list, which means every agent, except for a 5-hour block (Claude Code alone).
+  const agents = picked.length > 0 && (picked.length < AGENTS.length || period.period === 'block5h') ? picked.map((p) => p.id).sort() : undefined;
   const config = vscode.workspace.getConfiguration(SECTION);
   const current = (config.inspect<unknown[]>('budgets')?.globalValue as unknown[] | undefined) ?? [];
   // One budget per window and set of agents: setting it again replaces its cap.

@@ -221,6 +221,45 @@ describe('budget settings', () => {
     assert.deepEqual(parseBudgets({ period: 'day' }).problems, ['agentSpend.budgets must be a list of budgets, e.g. [{ "period": "day", "limitUsd": 20 }]']);
   });
 
+  it('guesses no agent for a short name two edits away: another product ("cody", "warp") is not Codex or Amp', () => {
+    const guess = (name: string) => /did you mean "([^"]+)"/.exec(parseBudgets([{ period: 'day', limitUsd: 5, agents: [name] }]).problems[0])?.[1];
+    assert.equal(guess('cody'), undefined); // Sourcegraph's, not "codex"
+    assert.equal(guess('warp'), undefined); // Warp's, not "amp"
+    assert.equal(guess('a'), undefined);
+    // Still guessed: a close misspelling, a prefix, a label.
+    assert.equal(guess('codx'), 'codex');
+    assert.equal(guess('cruhs'), 'crush');
+    assert.equal(guess('gemni-cli'), 'gemini-cli');
+    assert.equal(guess('qwen'), 'qwen-code');
+    assert.equal(guess('Codex CLI'), 'codex');
+  });
+
+  it('a 5-hour block left with no known agent says it counts Claude Code alone (what it does), not every agent', () => {
+    const { budgets, problems } = parseBudgets([
+      { period: 'block5h', limitUsd: 5, agents: ['claud'] },
+      { period: 'block5h', limitUsd: 5, agents: 'codex' },
+    ]);
+    assert.equal(budgets.length, 2);
+    assert.equal(budgets[0].agents, undefined);
+    assert.match(problems[0], /counting Claude Code alone/);
+    assert.doesNotMatch(problems[0], /every agent/);
+    assert.match(problems[1], /agents must be a list of agent names.*counting Claude Code alone/);
+  });
+
+  it('a budget whose agents are all misspelt warns, and never interrupts or stops the agents it was not meant for', () => {
+    // Counting every agent instead keeps the cap from never firing; acting on every agent is not what was asked.
+    const { budgets, problems } = parseBudgets([
+      { period: 'day', limitUsd: 5, agents: ['claude'], onCap: 'stop' },
+      { period: 'day', limitUsd: 5, agents: ['claude-code', 'gemini'], onCap: 'interrupt' },
+    ]);
+    assert.equal(budgets[0].agents, undefined);
+    assert.equal(budgets[0].onCap, 'warn');
+    assert.match(problems.join('\n'), /budgets\[0\] warns instead of stopping until the names in its agents are fixed/);
+    assert.doesNotMatch(problems.join('\n'), /budgets\[1\] warns instead/);
+    assert.equal(budgets[1].onCap, 'interrupt', 'a known name left: it acts on that agent, as set');
+    assert.deepEqual(budgets[1].agents, ['claude-code']);
+  });
+
   it('names a misspelt agent instead of keeping a budget that can never count anything', () => {
     // `["claude"]` would match no session, and its cap would never warn: the name is dropped with a message, and a
     // budget left with no known agent counts every agent (a cap reached early, rather than never).

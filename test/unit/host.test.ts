@@ -195,6 +195,44 @@ describe('the engine service, stopping', () => {
   });
 });
 
+describe('the engine service, stopping after a restart', () => {
+  it('shutdown() waits for every worker still stopping, not only the last one started (a restart just before)', async () => {
+    const { EngineService } = await import('../../src/host/engineService');
+    const { EngineClient } = await import('../../src/core/engineClient');
+    const { configDir } = claudeHome();
+    const log = { info: () => {}, error: () => {}, warn: () => {} };
+    // Each worker's stop is held until released here, as a worker busy with a scan holds its stop message.
+    const realStop = EngineClient.prototype.stop;
+    const releases: Array<() => void> = [];
+    const stops: Array<Promise<void>> = [];
+    EngineClient.prototype.stop = function (this: InstanceType<typeof EngineClient>) {
+      const stopped = realStop.call(this);
+      const held = new Promise<void>((resolve) => releases.push(resolve));
+      stops.push(Promise.all([stopped, held]).then(() => undefined));
+      return stops[stops.length - 1];
+    };
+    const service = new EngineService(tempDir(), REPO, log as never);
+    try {
+      const config = { budgets: [], weekStartsOn: 1, unit: 'usd', claudeConfigDir: configDir, agents: {}, stop: {}, problems: [] };
+      service.start(config as never);
+      service.start({ ...config, claudeConfigDir: tempDir() } as never); // a restart: the first worker is stopping
+      let done = false;
+      const shutdown = service.shutdown().then(() => void (done = true));
+      assert.equal(releases.length, 2);
+      releases[1](); // the last worker's stop
+      await stops[1];
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(done, false, 'the first worker is still stopping (and saving)');
+      releases[0]();
+      await shutdown;
+    } finally {
+      for (const release of releases) release();
+      EngineClient.prototype.stop = realStop;
+      service.dispose();
+    }
+  });
+});
+
 describe('the extension, activated against a fake VS Code', () => {
   const { configDir, transcript } = claudeHome();
   const session = 'cccccccc-cccc-4ccc-8ccc-cccccccccccc';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Engine } from '../../src/core/engine';
 import { ampSource } from '../../src/core/sources/amp';
-import { STATE_FILE } from '../../src/core/stateStore';
+import { STATE_FILE, StateStore } from '../../src/core/stateStore';
 import { assistantLine, claudeHome, CLI, isolatedEnv, REPO, tempDir } from './helpers';
 
 const S = '66666666-6666-4666-8666-666666666666';
@@ -34,6 +34,26 @@ function savedState(lines: number): { configDir: string; transcript: string; sta
   first.scan();
   first.save();
   return { ...seeded, stateDir };
+}
+
+/**
+ * A saved state that also holds the records of a log deleted since (`goneLines` of them), and the same file with its
+ * records' part damaged written in its place; returns the sound bytes.
+ */
+function damagedOverSound(goneLines: number): { configDir: string; transcript: string; stateDir: string; file: string; sound: Buffer } {
+  const { configDir, transcript, stateDir } = savedState(3);
+  const gone = path.join(path.dirname(transcript), '99999999-9999-4999-8999-999999999999.jsonl');
+  fs.writeFileSync(gone, Array.from({ length: goneLines }, (_, i) => `${assistantLine({ messageId: `gone-${i + 1}`, output: 7 + i })}\n`).join(''));
+  const other = engine(configDir, stateDir);
+  other.scan();
+  other.save();
+  fs.rmSync(gone);
+  const file = path.join(stateDir, STATE_FILE);
+  const sound = fs.readFileSync(file);
+  const damaged = Buffer.from(sound);
+  damaged[damaged.length - 6] ^= 0xff; // in the records' part
+  fs.writeFileSync(file, damaged);
+  return { configDir, transcript, stateDir, file, sound };
 }
 
 /**
@@ -130,22 +150,32 @@ describe('persistence', () => {
     });
   }
 
+  it('a damaged file that cannot be moved aside is not said to have been replaced by another process', () => {
+    const { configDir, stateDir } = savedState(4);
+    const file = path.join(stateDir, STATE_FILE);
+    fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+    const cjsFs = createRequire(__filename)('node:fs') as typeof fs;
+    const realRename = cjsFs.renameSync;
+    (cjsFs as { renameSync: unknown }).renameSync = (from: fs.PathLike, to: fs.PathLike) => {
+      if (String(to).includes('.corrupt-')) throw Object.assign(new Error('EROFS: simulated read-only folder'), { code: 'EROFS' });
+      return realRename(from, to);
+    };
+    let warnings: string;
+    try {
+      warnings = engine(configDir, stateDir).warnings().join('\n');
+    } finally {
+      (cjsFs as { renameSync: unknown }).renameSync = realRename;
+    }
+    assert.match(warnings, /state file was damaged/);
+    assert.doesNotMatch(warnings, /another process has saved/);
+    assert.match(warnings, /could not be moved aside .*EROFS/);
+  });
+
   it('damage found in a file another process has replaced since: the sound replacement is not set aside, and is merged', () => {
     // The CLI opens the state (its records stay on disk), another process saves a sound file over it, then the CLI's
     // records turn out damaged: only the file it read was damaged, and the one at the path now holds the records of
     // a log deleted since.
-    const { configDir, transcript, stateDir } = savedState(3);
-    const gone = path.join(path.dirname(transcript), '99999999-9999-4999-8999-999999999999.jsonl');
-    fs.writeFileSync(gone, `${assistantLine({ messageId: 'gone-1', output: 7 })}\n${assistantLine({ messageId: 'gone-2', output: 8 })}\n`);
-    const other = engine(configDir, stateDir);
-    other.scan();
-    other.save();
-    fs.rmSync(gone);
-    const file = path.join(stateDir, STATE_FILE);
-    const sound = fs.readFileSync(file);
-    const damaged = Buffer.from(sound);
-    damaged[damaged.length - 6] ^= 0xff; // in the records' part
-    fs.writeFileSync(file, damaged);
+    const { configDir, transcript, stateDir, file, sound } = damagedOverSound(2);
     const cli = new Engine({ env: isolatedEnv(configDir), stateDir });
     cli.open({ deferRecords: true });
     fs.writeFileSync(`${file}.other`, sound);
@@ -158,6 +188,52 @@ describe('persistence', () => {
     const after = engine(configDir, stateDir);
     after.scan();
     assert.equal(after.report().totals.requests, 6, 'the three lines, the deleted log\'s two, the new one');
+  });
+
+  it('damage found in a file replaced since: a later save given the freed inode number is not set aside', () => {
+    // The CLI holds the damaged file open while it reads it; another process renames a sound file over it. The CLI's
+    // read of the records finds the damage and closes the file, whose inode is then free: a file system may give its
+    // number to the next file created (ext4 gives the lowest free one), the temporary file of another save renamed
+    // into place before the CLI takes the lock. Same device and inode number, but not the file found damaged. (Which
+    // number ext4 picks depends on what else was freed: the stat of the path is made to answer with it here.)
+    const { configDir, transcript, stateDir, file, sound } = damagedOverSound(1);
+    const minuteAgo = (Date.now() - 60_000) / 1000;
+    fs.utimesSync(file, minuteAgo, minuteAgo); // written by an earlier save
+    const damagedIno = fs.statSync(file).ino;
+    const cli = new Engine({ env: isolatedEnv(configDir), stateDir });
+    cli.open({ deferRecords: true });
+    fs.writeFileSync(`${file}.b`, sound);
+    fs.renameSync(`${file}.b`, file); // the damaged file lives on, open in the CLI
+    const cjsFs = createRequire(__filename)('node:fs') as typeof fs;
+    const realStat = cjsFs.statSync;
+    const setAside = StateStore.prototype.setAside;
+    StateStore.prototype.setAside = function (this: StateStore, ...args: Parameters<StateStore['setAside']>) {
+      // Another save, after the CLI closed the damaged file and before it takes the lock; its file gets the number.
+      fs.writeFileSync(`${file}.c`, sound);
+      fs.renameSync(`${file}.c`, file);
+      (cjsFs as { statSync: unknown }).statSync = (...a: Parameters<typeof fs.statSync>) => {
+        const stat = realStat(...a);
+        if (stat && a[0] === file) stat.ino = damagedIno;
+        return stat;
+      };
+      try {
+        return setAside.apply(this, args);
+      } finally {
+        (cjsFs as { statSync: unknown }).statSync = realStat;
+      }
+    };
+    try {
+      fs.appendFileSync(transcript, `${assistantLine({ messageId: 'late', output: 5 })}\n`);
+      cli.scan();
+    } finally {
+      StateStore.prototype.setAside = setAside;
+    }
+    assert.deepEqual(fs.readdirSync(stateDir), [STATE_FILE], 'the sound file is not set aside');
+    assert.match(cli.warnings().join('\n'), /another process has saved the state since/);
+    cli.save();
+    const after = engine(configDir, stateDir);
+    after.scan();
+    assert.equal(after.report().totals.requests, 5, "the three lines, the deleted log's one, the new one");
   });
 
   it("a save removes what a crashed writer left (its temporary files), and nothing a live one may still be writing", () => {

@@ -197,6 +197,29 @@ describe('stop controller', () => {
     }
   });
 
+  it('Set Budget… for a 5-hour block with every agent picked counts every agent (none named would be Claude Code alone)', async () => {
+    const { setBudget } = await import('../../src/host/setBudget');
+    const { AGENTS } = await import('../../src/core/agentIds');
+    type Item = { label: string; id?: string };
+    fake.recorded.quickPicks.push(
+      (items) => (items as Item[]).find((i) => i.label === 'Per 5-hour block'),
+      (items) => (items as Item[]).find((i) => i.label === 'US dollars'),
+      (items) => items,
+      (items) => (items as Item[]).find((i) => i.label === 'Warn'),
+    );
+    fake.recorded.inputAnswer = '20';
+    try {
+      await setBudget();
+      assert.deepEqual(fake.recorded.settings.get('agentSpend.budgets'), [
+        { period: 'block5h', limitUsd: 20, agents: AGENTS.map((a) => a.id).sort(), warnAt: [0.5, 0.8], onCap: 'warn' },
+      ]);
+    } finally {
+      fake.recorded.inputAnswer = undefined;
+      fake.recorded.quickPicks.length = 0;
+      fake.recorded.settings.delete('agentSpend.budgets');
+    }
+  });
+
   it('interrupt escalates to a stop only when allowed and only when spend kept growing', async () => {
     const budget: Budget = { period: 'day', limitUsd: 10, warnAt: [], onCap: 'interrupt' };
     const capped = state(budget);

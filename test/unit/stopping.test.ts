@@ -107,6 +107,13 @@ describe('what a budget at its cap targets', () => {
     assert.deepEqual(scoped.targets.map((p) => p.pid), [11, 31]);
     assert.deepEqual(scoped.ambiguous.map((p) => p.pid), [41], 'unknown folder: offered, not stopped');
   });
+
+  it("a 5-hour block naming no agents: Claude Code's processes alone, the requests it counts", () => {
+    // The block counts Claude Code alone unless agents are named: its cap must not stop a Codex it never counted.
+    assert.deepEqual(capTargets(budget({ period: 'block5h' }), undefined, running, [], []).targets.map((p) => p.pid), [11, 21, 41]);
+    const named = capTargets(budget({ period: 'block5h', agents: ['claude-code', 'codex'] }), undefined, running, [], []);
+    assert.deepEqual(named.targets.map((p) => p.pid), [11, 21, 31, 41]);
+  });
 });
 
 /** A fake system: a table, signals that do what the script says, a clock that only moves when slept. */
