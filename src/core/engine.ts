@@ -319,6 +319,23 @@ export class Engine {
   discover(unreadable: Array<{ path: string; error: string }> = []): string[] {
     const files: string[] = [];
     const visited = new Set<string>();
+    for (const { source, dir } of this.existingRoots()) {
+      if (this.isFileRoot(dir)) {
+        // A file named by the user or an environment variable: that file, not its folder.
+        files.push(dir);
+        this.owners.set(dir, source);
+        continue;
+      }
+      const from = files.length;
+      this.folders.walk(dir, source.walk, files, unreadable, visited, namespaceOf(source));
+      for (let i = from; i < files.length; i++) this.owners.set(files[i], source);
+    }
+    this.folders.retainOnly(visited);
+    return files;
+  }
+
+  /** Each enabled source's roots that exist, once per real path and source, in the order discover() walks them. */
+  private *existingRoots(): Generator<{ source: Source; dir: string }> {
     for (const { source, roots } of this.sources) {
       const seen = new Set<string>();
       for (const dir of roots) {
@@ -332,20 +349,11 @@ export class Engine {
         }
         if (seen.has(real)) continue;
         seen.add(real);
-        if (this.isFileRoot(dir)) {
-          // A file named by the user or an environment variable: that file, not its folder.
-          files.push(dir);
-          this.owners.set(dir, source);
-          continue;
-        }
-        const from = files.length;
-        this.folders.walk(dir, source.walk, files, unreadable, visited, namespaceOf(source));
-        for (let i = from; i < files.length; i++) this.owners.set(files[i], source);
+        yield { source, dir };
       }
     }
-    this.folders.retainOnly(visited);
-    return files;
   }
+
 
   /** True when the watcher need not look at `changed`: a folder below a root that no agent reading it looks into. */
   isIgnoredByWatch(changed: string, targets: ReadonlyArray<{ root: string; skip: ReadonlySet<string> }>): boolean {
@@ -444,26 +452,14 @@ export class Engine {
   private quickUnchanged(index: QuickIndex): number | null {
     const visited = new Uint8Array(index.folderMtimes.length);
     let files = 0;
-    for (const { source, roots } of this.sources) {
-      const seen = new Set<string>();
-      for (const dir of roots) {
-        if (!fs.existsSync(dir)) continue;
-        let real: string;
-        try {
-          real = fs.realpathSync(dir);
-        } catch {
-          continue;
-        }
-        if (seen.has(real)) continue;
-        seen.add(real);
-        // A file root (a database named by a setting or variable) takes the usual way.
-        if (this.isFileRoot(dir)) return null;
-        const folder = index.roots.get(listingKey(namespaceOf(source), dir));
-        if (folder === undefined) return null;
-        const count = unchangedBelow(index, folder, dir, 0, source.walk, visited, source.isUnchanged?.bind(source));
-        if (count < 0) return null;
-        files += count;
-      }
+    for (const { source, dir } of this.existingRoots()) {
+      // A file root (a database named by a setting or variable) takes the usual way.
+      if (this.isFileRoot(dir)) return null;
+      const folder = index.roots.get(listingKey(namespaceOf(source), dir));
+      if (folder === undefined) return null;
+      const count = unchangedBelow(index, folder, dir, 0, source.walk, visited, source.isUnchanged?.bind(source));
+      if (count < 0) return null;
+      files += count;
     }
     // A listing no walk reached would be dropped by discover(), and the state saved.
     return visited.includes(0) ? null : files;

@@ -56,6 +56,16 @@ function seeded(recent = false): Seeded {
   return { configDir, projects, shop, blog, stateDir: savedColdScan(env), env };
 }
 
+/** Flips a byte in the last text of the state file's part two (a listing's key): parts one and three stay sound. */
+function damagePartTwo(stateDir: string): void {
+  const file = path.join(stateDir, STATE_FILE);
+  const bytes = fs.readFileSync(file);
+  const headerEnd = 12 + bytes.readUInt32LE(8);
+  const layout = readingLayout(JSON.parse(bytes.toString('utf8', 12, headerEnd)), headerEnd);
+  bytes[layout.twoEnd - 1] ^= 0x20;
+  fs.writeFileSync(file, bytes);
+}
+
 function deferredEngine(s: Seeded, stateDir = s.stateDir): Engine {
   const engine = new Engine({ env: s.env, stateDir });
   engine.open({ deferRecords: true });
@@ -222,12 +232,7 @@ describe('quick start (nothing new since the last run)', () => {
 
   it('damaged cursors (part two) are found when a change needs them: set aside, every log read again, nothing lost', () => {
     const s = seeded();
-    const file = path.join(s.stateDir, STATE_FILE);
-    const bytes = fs.readFileSync(file);
-    const headerEnd = 12 + bytes.readUInt32LE(8);
-    const layout = readingLayout(JSON.parse(bytes.toString('utf8', 12, headerEnd)), headerEnd);
-    bytes[layout.twoEnd - 1] ^= 0x20; // in the last text of part two (a listing's key)
-    fs.writeFileSync(file, bytes);
+    damagePartTwo(s.stateDir);
     // Nothing new: part two is not read, and the totals stand (records and part one are sound).
     const untouched = deferredEngine(s);
     untouched.scan();
@@ -249,12 +254,7 @@ describe('quick start (nothing new since the last run)', () => {
 
   it('damaged cursors beside sound records: the records are kept (those of deleted logs too), nothing counted twice', () => {
     const s = seeded();
-    const file = path.join(s.stateDir, STATE_FILE);
-    const bytes = fs.readFileSync(file);
-    const headerEnd = 12 + bytes.readUInt32LE(8);
-    const layout = readingLayout(JSON.parse(bytes.toString('utf8', 12, headerEnd)), headerEnd);
-    bytes[layout.twoEnd - 1] ^= 0x20; // part two only: part three (the records) has a checksum of its own
-    fs.writeFileSync(file, bytes);
+    damagePartTwo(s.stateDir); // part three (the records) has a checksum of its own
     // Claude Code's cleanup: the blog session's 4 requests now live only in the state file's records.
     fs.rmSync(path.join(s.blog, `${S3}.jsonl`));
     const engine = deferredEngine(s);
