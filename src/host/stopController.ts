@@ -207,10 +207,21 @@ export class StopController extends Disposable {
         this.log.info(`stop of ${describe(fresh)} cancelled by you`);
         return;
       }
+      // The cap may have been raised (Raise Cap…), or the budget changed, while the countdown ran.
+      if (seconds > 0 && state && !this.stillCallsForStop(state)) {
+        this.log.info(`stop of ${describe(fresh)} dropped: the budget for ${state.windowLabel} no longer asks for it`);
+        return;
+      }
       await this.stop(fresh, reason, state);
     } finally {
       for (const t of fresh) this.inProgress.delete(t.pid);
     }
+  }
+
+  /** Whether the latest meter still has this budget window at its cap with onCap "stop". */
+  private stillCallsForStop(state: BudgetState): boolean {
+    const now = this.host.meter()?.budgets?.find((b) => b.windowKey === state.windowKey);
+    return !!now && now.level === 'cap' && now.budget.onCap === 'stop';
   }
 
   /** Stops each target now (the stopper re-checks every one of them before every signal). */

@@ -145,6 +145,28 @@ describe('stop controller', () => {
     for (const message of fake.recorded.messages) assert.doesNotMatch(message.text, NOTIFICATION_LINK, message.text);
   });
 
+  it('a stop whose budget changed during its countdown (cap raised, or onCap set to warn) does not happen', async () => {
+    const budget: Budget = { period: 'day', limitUsd: 10, warnAt: [], onCap: 'stop' };
+    const capped = state(budget, { windowKey: '0:day:2026-11-29' });
+    const outcomes: Array<[string, boolean]> = [];
+    const cases: Array<[string, BudgetState | undefined]> = [
+      ['still at its cap', capped],
+      ['cap raised', { ...capped, limit: 50, fraction: 0.24, level: 'ok', reached: [] }],
+      ['onCap set to warn', { ...capped, budget: { ...budget, onCap: 'warn' } }],
+      ['budget removed', undefined],
+    ];
+    for (const [name, after] of cases) {
+      let now: BudgetState | undefined = capped;
+      const { stop } = controller([agent(9_000_001, '/w/a')], true, undefined, { countdownSeconds: 1 }, () => ({ budgets: now ? [now] : [] }));
+      const stopping = stop.onCap(alert(capped));
+      now = after; // what the meter says once the settings changed, during the countdown
+      await stopping;
+      outcomes.push([name, stop.stoppedMarkers().length > 0]);
+    }
+    assert.deepEqual(outcomes, [['still at its cap', true], ['cap raised', false], ['onCap set to warn', false], ['budget removed', false]]);
+    assert.ok(fake.recorded.log.some((l) => /no longer asks for it/.test(l)));
+  });
+
   it('a session budget whose session two processes could be running: offered, never stopped by itself', async () => {
     const running = [agent(9_000_001, '/w/a'), agent(9_000_003, '/w/a')];
     const session = { agent: 'claude-code', sessionId: 's1', project: '/w/a', model: 'm', usd: 12, unpricedRequests: 0, firstAt: 0, lastAt: 1, burnPerHour: 0 };

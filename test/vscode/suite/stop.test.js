@@ -49,6 +49,12 @@ describe('Auto-stop in VS Code', function () {
     await settings.update('stop.scanIntervalSeconds', 2, vscode.ConfigurationTarget.Global);
   });
 
+  // Each test sets its own budget once its agent is found: the one before must not act on the next test's agent meanwhile
+  // (a session cap with onCap "stop" would stop any new session that crosses it).
+  beforeEach(async function () {
+    await vscode.workspace.getConfiguration('agentSpend').update('budgets', undefined, vscode.ConfigurationTarget.Global);
+  });
+
   after(async function () {
     const settings = vscode.workspace.getConfiguration('agentSpend');
     for (const key of ['budgets', 'stop.countdownSeconds', 'stop.graceSeconds', 'stop.killAfterSeconds', 'stop.scanIntervalSeconds', 'stop.includeClaudeCodeExtension']) {
