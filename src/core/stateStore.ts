@@ -499,62 +499,60 @@ function loadDeferred(fd: number, size: number, prices: PriceBook): { whole: Loa
       return outcome.value;
     };
   };
-  {
-    /** `length` bytes of the file from `from`. */
-    const read = (from: number, length: number, into = Buffer.allocUnsafeSlow(length), at = 0): Buffer => {
-      for (let done = 0; done < length; ) {
-        const got = fs.readSync(fd, into, at + done, length - done, from + done);
-        if (got <= 0) throw new Error('the file is shorter than its header says (truncated)');
-        done += got;
-      }
-      return into;
-    };
-    /** Bytes `from` to `to` read from an 8-byte boundary of the file, so that sections aligned in the file are in memory. */
-    const readAligned = (from: number, to: number): { bytes: Buffer; base: number } => {
-      const base = from - (from % 8);
-      return { bytes: read(base, to - base), base };
-    };
-    /** The file's first `length` bytes, reading only those `have` does not hold yet. */
-    const prefix = (have: Buffer, length: number): Buffer => {
-      if (have.length >= length) return have;
-      const bytes = Buffer.allocUnsafeSlow(length);
-      have.copy(bytes);
-      return read(have.length, length - have.length, bytes, have.length);
-    };
-    const head = read(0, Math.min(size, 64 * 1024));
-    const headerLength = head.length >= MAGIC.length + 4 ? head.readUInt32LE(MAGIC.length) : 0;
-    const first = prefix(head, Math.min(size, MAGIC.length + 4 + headerLength));
-    const { header, end } = parseHeader(first);
-    if (header.format === FORMAT_JSON_READING || header.priceVersion !== prices.version) return { whole: decodeState(prefix(first, size), prices) };
-    const layout = readingLayout(header, end);
-    if (layout.twoEnd + 8 > size) throw new Error('the file is shorter than its header says (truncated)');
-    const partOne = prefix(first, layout.oneEnd + 4);
-    if (!partOneIntact(partOne, header, layout)) throw new Error('checksum mismatch (truncated or damaged)');
-    let reading: () => ReadingState;
-    let quick: QuickIndex | null = null;
-    if (header.format === FORMAT_ONE_READING_PART) {
-      const whole = readingFromFormat3(header, new Sections(partOne, end, layout.oneEnd));
-      reading = () => whole;
-    } else {
-      const index = quickIndexFrom(header, new Sections(partOne, end, layout.oneEnd));
-      quick = index;
-      reading = later(() => {
-        const { bytes, base } = readAligned(layout.oneEnd + 4, layout.twoEnd + 4);
-        checkPartTwo(bytes.subarray(layout.oneEnd + 4 - base));
-        return readingFromParts(header, index, new Sections(bytes, layout.oneEnd + 4 - base, bytes.length - 4, base));
-      });
+  /** `length` bytes of the file from `from`. */
+  const read = (from: number, length: number, into = Buffer.allocUnsafeSlow(length), at = 0): Buffer => {
+    for (let done = 0; done < length; ) {
+      const got = fs.readSync(fd, into, at + done, length - done, from + done);
+      if (got <= 0) throw new Error('the file is shorter than its header says (truncated)');
+      done += got;
     }
-    const loadRecords = later((): { columns: LedgerColumns; keysBlob: Buffer } => {
-      const from = layout.twoEnd + 4;
-      const { bytes, base } = readAligned(from, size);
-      if (crc32(bytes.subarray(from - base, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) {
-        throw new Error('checksum mismatch in the records (truncated or damaged)');
-      }
-      return decodeRecords(header, new Sections(bytes, from - base, bytes.length - 4, base));
+    return into;
+  };
+  /** Bytes `from` to `to` read from an 8-byte boundary of the file, so that sections aligned in the file are in memory. */
+  const readAligned = (from: number, to: number): { bytes: Buffer; base: number } => {
+    const base = from - (from % 8);
+    return { bytes: read(base, to - base), base };
+  };
+  /** The file's first `length` bytes, reading only those `have` does not hold yet. */
+  const prefix = (have: Buffer, length: number): Buffer => {
+    if (have.length >= length) return have;
+    const bytes = Buffer.allocUnsafeSlow(length);
+    have.copy(bytes);
+    return read(have.length, length - have.length, bytes, have.length);
+  };
+  const head = read(0, Math.min(size, 64 * 1024));
+  const headerLength = head.length >= MAGIC.length + 4 ? head.readUInt32LE(MAGIC.length) : 0;
+  const first = prefix(head, Math.min(size, MAGIC.length + 4 + headerLength));
+  const { header, end } = parseHeader(first);
+  if (header.format === FORMAT_JSON_READING || header.priceVersion !== prices.version) return { whole: decodeState(prefix(first, size), prices) };
+  const layout = readingLayout(header, end);
+  if (layout.twoEnd + 8 > size) throw new Error('the file is shorter than its header says (truncated)');
+  const partOne = prefix(first, layout.oneEnd + 4);
+  if (!partOneIntact(partOne, header, layout)) throw new Error('checksum mismatch (truncated or damaged)');
+  let reading: () => ReadingState;
+  let quick: QuickIndex | null = null;
+  if (header.format === FORMAT_ONE_READING_PART) {
+    const whole = readingFromFormat3(header, new Sections(partOne, end, layout.oneEnd));
+    reading = () => whole;
+  } else {
+    const index = quickIndexFrom(header, new Sections(partOne, end, layout.oneEnd));
+    quick = index;
+    reading = later(() => {
+      const { bytes, base } = readAligned(layout.oneEnd + 4, layout.twoEnd + 4);
+      checkPartTwo(bytes.subarray(layout.oneEnd + 4 - base));
+      return readingFromParts(header, index, new Sections(bytes, layout.oneEnd + 4 - base, bytes.length - 4, base));
     });
-    const ledger = new Ledger(prices, { strings: header.strings, size: header.size, load: loadRecords });
-    return { deferred: { ledger, quick, reading, generation: header.generation } };
   }
+  const loadRecords = later((): { columns: LedgerColumns; keysBlob: Buffer } => {
+    const from = layout.twoEnd + 4;
+    const { bytes, base } = readAligned(from, size);
+    if (crc32(bytes.subarray(from - base, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) {
+      throw new Error('checksum mismatch in the records (truncated or damaged)');
+    }
+    return decodeRecords(header, new Sections(bytes, from - base, bytes.length - 4, base));
+  });
+  const ledger = new Ledger(prices, { strings: header.strings, size: header.size, load: loadRecords });
+  return { deferred: { ledger, quick, reading, generation: header.generation } };
 }
 
 /** Format 2: the reading state inside the header JSON, then the keys and columns, one checksum at the end. */
