@@ -77,6 +77,8 @@ export class Engine {
   private folderIndex = new FolderIndex();
   /** A deferred load's cursors and listings, until something needs them (see ensureReading()). */
   private pendingReading: DeferredState | null = null;
+  /** The last deferred load, which holds the state file until it was read whole (see DeferredState.release). */
+  private deferredLoad: DeferredState | null = null;
   private readonly store: StateStore | null;
   private generation: string | undefined;
   /** The state file open() read, to set aside only that one if it turns out damaged. */
@@ -158,7 +160,12 @@ export class Engine {
     if (!this.store) return;
     const outcome = this.store.load(this.prices, { deferRecords: options.deferRecords });
     this.loadedIdentity = 'identity' in outcome ? outcome.identity : undefined;
-    this.pendingReading = null; // an earlier open()'s, never needed: what is loaded now replaces it
+    // An earlier open()'s reading state, never needed: what is loaded now replaces it. Its records go too when the
+    // ledger is replaced (else the ledger kept may still need them).
+    const replacesLedger = outcome.kind === 'loaded' || outcome.kind === 'deferred';
+    this.deferredLoad?.release(replacesLedger);
+    this.deferredLoad = outcome.kind === 'deferred' ? outcome.state : null;
+    this.pendingReading = null;
     if (outcome.kind === 'loaded' || outcome.kind === 'deferred') {
       this.ledger = outcome.state.ledger;
       this.generation = outcome.state.generation;

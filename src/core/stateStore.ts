@@ -84,6 +84,12 @@ export interface DeferredState {
   quick: QuickIndex | null;
   /** The cursors and listings; throws if their part of the file turns out damaged. */
   reading: () => ReadingState;
+  /**
+   * For a state dropped before it was read whole: `reading` will not be called (its hold on the file ends), or with
+   * `everything`, neither will the records' loader (the file is closed). Calling either afterwards throws a read
+   * error (code ERELEASED), never a damage.
+   */
+  release(everything: boolean): void;
 }
 
 /**
@@ -477,27 +483,43 @@ function loadDeferred(fd: number, size: number, prices: PriceBook): { whole: Loa
   // process renames a new file over this one, and what is read later must come from the same one. It is the
   // deferred reads' to close once they are done; the caller's when this throws or returns the state whole.
   let users = 0;
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    fs.closeSync(fd);
+  };
   /**
    * One later read of the file (the rest of the reading state, the records), done once: its answer, or the damage it
    * found, stands for every later call, and its hold on the file ends with it. A read that fails for a moment (EIO,
    * EMFILE...) is not an answer: the file stays open, and the next call reads again.
    */
-  const later = <T>(load: () => T): (() => T) => {
+  const later = <T>(load: () => T): { get: () => T; drop: () => void } => {
     users++;
     let outcome: { value: T } | { error: unknown } | undefined;
-    return () => {
+    const done = (): void => {
+      if (--users === 0) close();
+    };
+    const get = (): T => {
       if (!outcome) {
+        if (closed) throw Object.assign(new Error('the state file was let go before this part was read'), { code: 'ERELEASED' });
         try {
           outcome = { value: load() };
         } catch (error) {
           if (isReadError(error)) throw error;
           outcome = { error };
         }
-        if (--users === 0) fs.closeSync(fd);
+        done();
       }
       if ('error' in outcome) throw outcome.error;
       return outcome.value;
     };
+    const drop = (): void => {
+      if (outcome) return;
+      outcome = { error: Object.assign(new Error('the state file was let go before this part was read'), { code: 'ERELEASED' }) };
+      done();
+    };
+    return { get, drop };
   };
   /** `length` bytes of the file from `from`. */
   const read = (from: number, length: number, into = Buffer.allocUnsafeSlow(length), at = 0): Buffer => {
@@ -529,11 +551,11 @@ function loadDeferred(fd: number, size: number, prices: PriceBook): { whole: Loa
   if (layout.twoEnd + 8 > size) throw new Error('the file is shorter than its header says (truncated)');
   const partOne = prefix(first, layout.oneEnd + 4);
   if (!partOneIntact(partOne, header, layout)) throw new Error('checksum mismatch (truncated or damaged)');
-  let reading: () => ReadingState;
+  let reading: { get: () => ReadingState; drop: () => void };
   let quick: QuickIndex | null = null;
   if (header.format === FORMAT_ONE_READING_PART) {
     const whole = readingFromFormat3(header, new Sections(partOne, end, layout.oneEnd));
-    reading = () => whole;
+    reading = { get: () => whole, drop: () => undefined };
   } else {
     const index = quickIndexFrom(header, new Sections(partOne, end, layout.oneEnd));
     quick = index;
@@ -551,8 +573,12 @@ function loadDeferred(fd: number, size: number, prices: PriceBook): { whole: Loa
     }
     return decodeRecords(header, new Sections(bytes, from - base, bytes.length - 4, base));
   });
-  const ledger = new Ledger(prices, { strings: header.strings, size: header.size, load: loadRecords });
-  return { deferred: { ledger, quick, reading, generation: header.generation } };
+  const ledger = new Ledger(prices, { strings: header.strings, size: header.size, load: loadRecords.get });
+  const release = (everything: boolean): void => {
+    reading.drop();
+    if (everything) loadRecords.drop();
+  };
+  return { deferred: { ledger, quick, reading: reading.get, release, generation: header.generation } };
 }
 
 /** Format 2: the reading state inside the header JSON, then the keys and columns, one checksum at the end. */

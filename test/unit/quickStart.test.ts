@@ -425,3 +425,44 @@ describe('quick start against the usual one: shared folders, nested and odd root
     assert.equal(usual.folders.changed, true);
   });
 });
+
+describe('a deferred load dropped before it was read whole', () => {
+  /** This process's descriptors open on the state file (Linux: /proc/self/fd). */
+  const heldOn = (stateDir: string): number => {
+    const file = fs.realpathSync(path.join(stateDir, STATE_FILE));
+    let held = 0;
+    for (const fd of fs.readdirSync('/proc/self/fd')) {
+      try {
+        if (fs.readlinkSync(path.join('/proc/self/fd', fd)) === file) held++;
+      } catch {
+        // gone meanwhile (the directory's own descriptor)
+      }
+    }
+    return held;
+  };
+  const linuxOnly = { skip: process.platform !== 'linux' && 'needs /proc/self/fd' };
+
+  it('a second open() lets go of the first one\'s file, and what it loads still reads whole', linuxOnly, () => {
+    const s = seeded();
+    const engine = deferredEngine(s);
+    assert.equal(heldOn(s.stateDir), 1, 'a deferred load keeps its file open');
+    engine.open({ deferRecords: true });
+    engine.open({ deferRecords: true });
+    assert.equal(heldOn(s.stateDir), 1, 'only the last load holds the file');
+    assert.equal(engine.report().totals.requests, 12);
+    assert.equal(engine.cursors.size, 5);
+    assert.equal(heldOn(s.stateDir), 0, 'both parts read: the file is closed');
+  });
+
+  it('an open() that finds no state any more lets go of the reading part it drops; the records still load', linuxOnly, () => {
+    const s = seeded();
+    const engine = deferredEngine(s);
+    const kept = path.join(s.stateDir, 'kept.bin');
+    fs.renameSync(path.join(s.stateDir, STATE_FILE), kept);
+    engine.open({ deferRecords: true }); // missing now: the ledger loaded before stays, its reading part is dropped
+    fs.renameSync(kept, path.join(s.stateDir, STATE_FILE));
+    assert.equal(heldOn(s.stateDir), 1, 'the records still to read hold the file');
+    assert.equal(engine.report().totals.requests, 12);
+    assert.equal(heldOn(s.stateDir), 0, 'the records read: nothing holds the file');
+  });
+});
