@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Engine, type AgentSettings, type EngineOptions, type ScanProgress } from '../core/engine';
 import { EngineClient } from '../core/engineClient';
 import { parsePriceOverrides, type PriceOverrides } from '../core/pricing/pricing';
-import type { Report } from '../core/report';
+import type { Report, ReportQuery } from '../core/report';
 import { ALL_SOURCES } from '../core/sources/registry';
 import { defaultCacheDir, defaultStateDir } from '../core/stateStore';
 import { localTimeZoneName } from '../core/localTime';
@@ -79,6 +79,19 @@ function agentSettings(options: CliOptions): Pick<EngineOptions, 'agents' | 'wor
 }
 
 /**
+ * The question a report answers. With `--agent` / `--no-agent`, only the agents read count: the state holds what
+ * earlier runs read of every agent.
+ */
+function reportQuery(options: CliOptions): ReportQuery {
+  const query: ReportQuery = { sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by };
+  if (options.onlyAgents || options.skipAgents.length > 0) {
+    const { agents } = agentSettings(options);
+    query.agents = Object.keys(agents!).filter((agent) => agents![agent].enabled);
+  }
+  return query;
+}
+
+/**
  * AGENT_SPEND_TIMING=1 prints, for each phase, the ms since the process started and the page faults taken so far
  * (for the benchmark: on some virtual machines a fault costs ~12 µs, and they add up).
  */
@@ -118,7 +131,7 @@ async function runReport(options: CliOptions): Promise<void> {
   phase('scanned');
   saveOrWarn(engine);
   phase('saved');
-  const query = { sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by };
+  const query = reportQuery(options);
   const stateDir = stateDirOf(options);
   const generation = engine.savedGeneration();
   // `--json` output of a ledger that has not changed since the last run is served from the report cache.
@@ -172,7 +185,7 @@ function runWatch(options: CliOptions): void {
       stateDir: stateDirOf(options),
       cacheDir: options.noState ? null : defaultCacheDir(process.env),
       priceOverrides: loadPrices(options),
-      query: { sinceDay: options.sinceDay, untilDay: options.untilDay, by: options.by },
+      query: reportQuery(options),
       watch: true,
     },
     {

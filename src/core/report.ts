@@ -40,6 +40,8 @@ export interface ReportQuery {
   sinceDay?: number;
   untilDay?: number;
   by?: GroupBy;
+  /** Only these agents' requests count (the CLI's `--agent` / `--no-agent`); every agent's when absent. */
+  agents?: readonly string[];
 }
 
 export interface Report {
@@ -152,6 +154,14 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
   const filterDays = query.sinceDay !== undefined || query.untilDay !== undefined;
   const sinceDay = query.sinceDay ?? -Infinity;
   const untilDay = query.untilDay ?? Infinity;
+  // Per interned string: whether it names an agent whose requests count (null: every agent's do).
+  let countedAgent: Uint8Array | null = null;
+  if (query.agents) {
+    countedAgent = new Uint8Array(strings.length);
+    strings.forEach((value, id) => {
+      if (query.agents!.includes(value)) countedAgent![id] = 1;
+    });
+  }
 
   const total = new Sums(1);
   total.slot();
@@ -188,6 +198,8 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
   };
 
   for (let row = 0; row < ledger.size; row++) {
+    const agent = c.agent[row];
+    if (countedAgent !== null && countedAgent[agent] === 0) continue;
     const timestamp = c.timestamp[row];
     let day = 0;
     if (filterDays || groupByDay) {
@@ -201,7 +213,6 @@ export function buildReport(ledger: Ledger, query: ReportQuery = {}, warnings: s
     const cost = c.costUsd[row];
     total.add(0, input, output, cacheCreation, cacheRead, cost);
 
-    const agent = c.agent[row];
     const session = c.session[row];
     let slot = sessionSlots.get(session);
     if (slot >= 0 && sessionAgent[slot] !== agent) {

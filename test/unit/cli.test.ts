@@ -154,6 +154,31 @@ describe('agent-spend CLI', () => {
     }
   });
 
+  it('--agent and --no-agent limit what a report counts, not only what it reads: state from runs of every agent too', () => {
+    const F = path.join(REPO, 'test', 'fixtures');
+    const env = { ...isolatedEnv(path.join(FIXTURES, 'subagent')), CODEX_HOME: path.join(F, 'codex', 'cumulative') };
+    const stateDir = tempDir('agent-spend-state-');
+    type Counted = { totals: { requests: number }; sessions: Array<{ agent: string }>; groups?: { rows: Array<{ key: string }> } };
+    const run = (...args: string[]): Counted => {
+      const result = cli(['report', '--json', '--state-dir', stateDir, ...args], env);
+      assert.equal(result.status, 0, result.stderr);
+      return JSON.parse(result.stdout) as Counted;
+    };
+    const all = run();
+    const agents = (report: Counted) => [...new Set(report.sessions.map((s) => s.agent))].sort();
+    assert.deepEqual(agents(all), ['claude-code', 'codex']);
+    const codex = run('--agent', 'codex', '--by', 'agent');
+    assert.deepEqual(agents(codex), ['codex']);
+    assert.deepEqual(codex.groups?.rows.map((r) => r.key), ['codex']);
+    const claude = run('--no-agent', 'codex');
+    assert.deepEqual(agents(claude), ['claude-code']);
+    assert.equal(codex.totals.requests + claude.totals.requests, all.totals.requests);
+    assert.equal(run('--agent', 'claude-code', '--no-agent', 'claude-code').totals.requests, 0);
+    // The cached report of the whole ledger is not served to a filtered question, nor the other way round.
+    assert.equal(run().totals.requests, all.totals.requests);
+    assert.deepEqual(agents(run('--agent', 'codex')), ['codex']);
+  });
+
   it('agents --json lists every agent, whether it is read and where it looks', () => {
     const home = tempDir();
     const env = { ...isolatedEnv(path.join(FIXTURES, 'subagent')), HOME: home, CODEX_HOME: path.join(home, 'codex-here') };
