@@ -364,6 +364,14 @@ function parseHeader(data: Buffer): { header: Header; end: number } {
   const start = MAGIC.length + 4;
   if (start + headerLength > data.length) throw new Error('the header runs past the end of the file');
   const header = JSON.parse(data.toString('utf8', start, start + headerLength)) as Header;
+  if (Number.isInteger(header.format) && header.format > FORMAT_VERSION) {
+    // Not damage: its records may be all that is left of logs deleted since. A read error (see isReadError) keeps
+    // the file where it is, and no save of this version replaces it.
+    throw Object.assign(
+      new Error(`written by a newer version of Agent Spend (state format ${header.format}; this one reads up to ${FORMAT_VERSION}): left as it is`),
+      { code: 'ENEWERSTATE' },
+    );
+  }
   if (header.format !== FORMAT_VERSION && header.format !== FORMAT_ONE_READING_PART && header.format !== FORMAT_JSON_READING) {
     throw new Error(`written by a different version of Agent Spend (state format ${header.format}, this one reads ${FORMAT_VERSION})`);
   }

@@ -223,6 +223,34 @@ describe('state file format', () => {
   });
 });
 
+describe('a state file from a newer version', () => {
+  it('is left in place and never written over (its records may be all that is left of deleted logs), eager or deferred', () => {
+    for (const deferRecords of [false, true]) {
+      const S = '77777777-7777-4777-8777-777777777777';
+      const { configDir, transcript } = claudeHome();
+      fs.writeFileSync(transcript(S), `${assistantLine({ messageId: 'm1', output: 5, sessionId: S })}\n`);
+      const env = isolatedEnv(configDir);
+      const stateDir = savedColdScan(env);
+      const file = path.join(stateDir, STATE_FILE);
+      // The same file as a later format would write it (same length: one digit of the header changes).
+      const bytes = fs.readFileSync(file);
+      const at = bytes.indexOf('"format":4');
+      assert.ok(at > 0);
+      bytes.write('"format":9', at, 'utf8');
+      fs.writeFileSync(file, bytes);
+      fs.rmSync(transcript(S)); // the log is gone: the newer file holds its only copy
+      const engine = new Engine({ env, stateDir });
+      engine.open({ deferRecords });
+      engine.scan();
+      assert.throws(() => engine.save(), /newer version of Agent Spend/);
+      const warnings = engine.report().warnings.join('\n');
+      assert.match(warnings, /newer version of Agent Spend \(state format 9; this one reads up to 4\)/);
+      assert.deepEqual(fs.readFileSync(file), bytes, `untouched (deferRecords: ${deferRecords})`);
+      assert.deepEqual(fs.readdirSync(stateDir).filter((name) => name.includes('corrupt')), [], 'nothing set aside');
+    }
+  });
+});
+
 describe('records read on demand (the CLI)', () => {
   const S = '88888888-8888-4888-8888-888888888888';
 
