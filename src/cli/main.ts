@@ -164,7 +164,8 @@ async function runReport(options: CliOptions): Promise<void> {
   // Corked: one write of all the pieces where stdout is a pipe or socket (a file or TTY takes them one by one).
   process.stdout.cork();
   for (let i = 0; i < output.length - 1; i++) process.stdout.write(output[i]);
-  process.stdout.write(output[output.length - 1], () => {
+  process.stdout.write(output[output.length - 1], (error) => {
+    if (error) return; // the stream's 'error' handler says why and exits (exitOnOutputError)
     phase('printed');
     process.exit(0);
   });
@@ -250,6 +251,18 @@ function runAgents(options: CliOptions): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/**
+ * Output that cannot be written is a failure, not a success with an empty file (`report --json > out` on a full
+ * disk); a reader that went away early (`| head`) wanted no more.
+ */
+function exitOnOutputError(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`agent-spend: could not write the output: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
   let options: CliOptions;
   try {
@@ -261,6 +274,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw error;
   }
+  // `watch` saves before it quits, when its reader goes away (see runWatch).
+  if (options.command !== 'watch') exitOnOutputError();
   switch (options.command) {
     case 'help':
       process.stdout.write(`${USAGE}\n`);

@@ -179,6 +179,20 @@ describe('agent-spend CLI', () => {
     assert.deepEqual(agents(run('--agent', 'codex')), ['codex']);
   });
 
+  it('output that cannot be written (a full disk) fails with a message and exit 1; a reader gone early is no error', { skip: !fs.existsSync('/dev/full') && 'needs /dev/full' }, () => {
+    const env = isolatedEnv(path.join(FIXTURES, 'subagent'));
+    for (const args of [['report', '--json', '--no-state'], ['report', '--no-state'], ['agents'], ['--help'], ['--version']]) {
+      const full = fs.openSync('/dev/full', 'w');
+      const run = spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', stdio: ['ignore', full, 'pipe'] });
+      fs.closeSync(full);
+      assert.equal(run.status, 1, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /^agent-spend: could not write the output: .*ENOSPC/m, args.join(' '));
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    }
+    const early = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" report --json --no-state | head -c 1`], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    assert.equal(early.stderr, '');
+  });
+
   it('agents --json lists every agent, whether it is read and where it looks', () => {
     const home = tempDir();
     const env = { ...isolatedEnv(path.join(FIXTURES, 'subagent')), HOME: home, CODEX_HOME: path.join(home, 'codex-here') };
