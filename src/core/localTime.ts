@@ -8,13 +8,21 @@ const BUCKET_MS = 900_000;
 let zoneName: string | undefined;
 
 /**
- * The local IANA time zone name. Intl costs ~20 ms on first use (ICU loading), a third of a warm start, so the
- * cheap sources come first: $TZ, then the /etc/localtime link on Linux and macOS.
+ * The local time zone: its IANA name, or `UTC±HH:MM` where TZ holds POSIX rules rather than a name (`UTC+3`,
+ * `IST-5:30`), or `UTC` where it names a zone no database knows (Node then counts in UTC). Intl costs ~20 ms on first
+ * use (ICU loading), a third of a warm start, so the cheap sources come first: a $TZ name found in the system's time
+ * zone files, then the /etc/localtime link on Linux and macOS.
  */
 export function localTimeZoneName(): string {
   if (zoneName) return zoneName;
   const fromEnv = process.env.TZ?.replace(/^:/, '');
-  if (fromEnv && /^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/.test(fromEnv)) return (zoneName = fromEnv);
+  if (fromEnv && /^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/.test(fromEnv) && process.platform !== 'win32') {
+    try {
+      if (fs.statSync(`${process.env.TZDIR || '/usr/share/zoneinfo'}/${fromEnv}`).isFile()) return (zoneName = fromEnv);
+    } catch {
+      // not a zone this system knows by that name: ask Intl
+    }
+  }
   if (process.platform !== 'win32' && !fromEnv) {
     try {
       const match = /zoneinfo\/(.+)$/.exec(fs.readlinkSync('/etc/localtime'));
@@ -23,7 +31,14 @@ export function localTimeZoneName(): string {
       // not a link (or absent): ask Intl
     }
   }
-  return (zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone);
+  return (zoneName = Intl.DateTimeFormat().resolvedOptions().timeZone ?? offsetName(-new Date().getTimezoneOffset()));
+}
+
+/** `UTC` or `UTC±HH:MM` for an offset east of UTC in minutes. */
+function offsetName(minutes: number): string {
+  if (minutes === 0) return 'UTC';
+  const abs = Math.abs(minutes);
+  return `UTC${minutes > 0 ? '+' : '-'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
 }
 const DAY_MS = 86_400_000;
 

@@ -193,6 +193,24 @@ describe('agent-spend CLI', () => {
     assert.equal(early.stderr, '');
   });
 
+  it('names the time zone the days are counted in, whatever TZ holds', () => {
+    const env = isolatedEnv(path.join(FIXTURES, 'subagent'));
+    const zoneOf = (tz: string) => {
+      const run = cli(['report', '--json', '--no-state'], { ...env, TZ: tz });
+      assert.equal(run.status, 0, run.stderr);
+      return (JSON.parse(run.stdout) as { timeZone?: string }).timeZone;
+    };
+    assert.equal(zoneOf('Europe/Paris'), 'Europe/Paris');
+    assert.equal(zoneOf(':Europe/Paris'), 'Europe/Paris');
+    // POSIX rules: "UTC+3" is three hours west of UTC.
+    assert.equal(zoneOf('UTC+3'), 'UTC-03:00');
+    assert.equal(zoneOf('XYZ-2'), 'UTC+02:00');
+    // A name no time zone database knows: Node counts in UTC, and the report must say so.
+    assert.equal(zoneOf('Foo/Bar'), 'UTC');
+    const table = cli(['report', '--no-state'], { ...env, TZ: 'UTC+3' });
+    assert.match(table.stdout, /times in UTC-03:00/);
+  });
+
   it('agents --json lists every agent, whether it is read and where it looks', () => {
     const home = tempDir();
     const env = { ...isolatedEnv(path.join(FIXTURES, 'subagent')), HOME: home, CODEX_HOME: path.join(home, 'codex-here') };
