@@ -68,7 +68,7 @@ export function parseArgs(argv: string[]): CliOptions {
   let commandSeen = false;
   const value = (flag: string, i: number): string => {
     const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    if (next === undefined || next === '' || next.startsWith('--')) throw new UsageError(`${flag} needs a value`);
     return next;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -148,6 +148,7 @@ export function parseArgs(argv: string[]): CliOptions {
           commandSeen = true;
           break;
         }
+        if (commandSeen && (arg === 'report' || arg === 'watch' || arg === 'agents')) throw new UsageError(`one command at a time (got "${arg}" after another)`);
         throw new UsageError(arg.startsWith('-') ? `unknown option ${arg}` : `unknown command "${arg}"`);
     }
   }

@@ -78,7 +78,7 @@ describe('agent-spend CLI', () => {
     assert.deepEqual(hours.groups.rows.map((r: { key: string }) => r.key), ['2026-07-01T19:00', '2026-07-02T08:00', '2026-07-03T19:00']);
   });
 
-  for (const args of [['--bogus'], ['report', '--since', '2026-13-01'], ['report', '--since', 'yesterday'], ['report', '--by', 'week'], ['frobnicate'], ['report', '--state-dir'], ['report', '--since', '2026-07-02', '--until', '2026-07-01'], ['report', '--no-state', '--state-dir', '/tmp/x'], ['report', '--json=false'], ['report', '--no-state=1'], ['report', '--no-state', '--state-dir=']]) {
+  for (const args of [['--bogus'], ['report', '--since', '2026-13-01'], ['report', '--since', 'yesterday'], ['report', '--by', 'week'], ['frobnicate'], ['report', '--state-dir'], ['report', '--since', '2026-07-02', '--until', '2026-07-01'], ['report', '--no-state', '--state-dir', '/tmp/x'], ['report', '--json=false'], ['report', '--no-state=1'], ['report', '--no-state', '--state-dir='], ['report', '--state-dir', ''], ['report', '--prices', ''], ['report', '--project', ''], ['report', 'report'], ['report', 'watch']]) {
     it(`bad input ${JSON.stringify(args)} prints usage and exits 2`, () => {
       const run = cli(args, isolatedEnv(tempDir()));
       assert.equal(run.status, 2);
