@@ -18,6 +18,7 @@ import { budgetAgents, type BudgetState } from './budget';
 import { digest, randomHex } from './hash';
 import { CLAUDE_CODE } from './sources/claudeCode';
 import { tokens, usd } from '../shared/format';
+import { makeDirectory } from './makeDirectory';
 
 /** Found in our hook's command (a shell comment), so install and remove recognise our entry whatever its paths. */
 export const HOOK_MARKER = '# agent-spend-budget-hook';
@@ -99,7 +100,7 @@ export function writeOverCapState(file: string, entries: readonly OverCapEntry[]
   } catch {
     // missing or unreadable: write it
   }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  makeDirectory(path.dirname(file));
   writeFileAtomic(file, text);
   return true;
 }
@@ -253,7 +254,7 @@ exit 0
 /** Writes the script to `<dir>/budget-hook.sh` (mode 0755) atomically, unless it is already there; returns its path. */
 export function hookScriptInstall(dir: string): string {
   const file = path.join(dir, HOOK_SCRIPT_NAME);
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   let current: string | undefined;
   try {
     current = fs.readFileSync(file, 'utf8');
@@ -486,7 +487,7 @@ function save(loaded: Exclude<Loaded, { kind: 'error' }>, settings: JsonObject, 
   let backupFile: string | undefined;
   try {
     if (loaded.kind === 'ok') backupFile = backUp(file);
-    else fs.mkdirSync(path.dirname(file), { recursive: true });
+    else makeDirectory(path.dirname(file));
     const eol = loaded.kind === 'ok' ? loaded.eol : '\n';
     writeFileAtomic(file, `${JSON.stringify(settings, null, 2).replace(/\n/g, eol)}${eol}`, loaded.kind === 'ok' ? loaded.mode : undefined);
   } catch (error) {

@@ -27,6 +27,7 @@ import { allocateColumns, COLUMN_NAMES, Ledger, type LedgerColumns } from './led
 import type { PriceBook } from './pricing/pricing';
 import { FolderIndex, splitListingKey, type FolderListing, type QuickIndex } from './folderIndex';
 import type { FileCursor } from './tail';
+import { makeDirectory } from './makeDirectory';
 
 const MAGIC = Buffer.from('AGSPEND1', 'latin1');
 const FORMAT_VERSION = 4;
@@ -856,7 +857,7 @@ export class StateStore {
    */
   save(ledger: Ledger, reading: ReadingState, loadedGeneration: string | undefined): string {
     const { cursors } = reading;
-    fs.mkdirSync(this.dir, { recursive: true });
+    makeDirectory(this.dir);
     const release = this.lock();
     try {
       this.removeStaleTemporaries();

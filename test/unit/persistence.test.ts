@@ -77,6 +77,21 @@ function withFsFailing<T>(name: 'readFileSync' | 'readSync', when: (args: unknow
 
 const isStateFile = (args: unknown[]) => String(args[0]).endsWith(STATE_FILE);
 
+describe('a state folder that cannot be made', () => {
+  it('below /proc (where Node\'s recursive mkdir never returns): the report is printed and the save fails with a message', { skip: !fs.existsSync('/proc/self') && 'needs /proc', timeout: 60_000 }, () => {
+    const { configDir } = claudeHome();
+    const run = spawnSync(process.execPath, [CLI, 'report', '--json', '--state-dir', '/proc/agent-spend-nowhere/state'], {
+      env: { PATH: process.env.PATH, ...isolatedEnv(configDir) },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(run.signal, null, 'finished on its own');
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).totals.requests, 0);
+    assert.match(run.stderr, /could not save state: .*ENOENT.*\/proc\/agent-spend-nowhere/);
+  });
+});
+
 describe('persistence', () => {
   it('round-trips records and cursors: a warm start reads no bytes and reports the same totals', () => {
     const { configDir } = seed(50);

@@ -6,6 +6,7 @@ import type { ModelPrice } from '@pydantic/genai-prices';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TokenCounts } from '../usage';
+import { makeDirectory } from '../makeDirectory';
 
 type GenaiPrices = typeof import('@pydantic/genai-prices');
 let genaiPrices: GenaiPrices | undefined;
@@ -215,7 +216,7 @@ export class PriceBook {
   persist(): void {
     if (!this.cacheFile || !this.storedChanged || !this.stored) return;
     try {
-      fs.mkdirSync(path.dirname(this.cacheFile), { recursive: true });
+      makeDirectory(path.dirname(this.cacheFile));
       const temporary = `${this.cacheFile}.${process.pid}.tmp`;
       fs.writeFileSync(temporary, JSON.stringify({ table: CACHE_TAG, cards: this.stored } satisfies RateCardCache));
       fs.renameSync(temporary, this.cacheFile);
