@@ -13,7 +13,7 @@ import { CLAUDE_CODE } from './sources/claudeCode';
 import { ALL_SOURCES } from './sources/registry';
 import { newReadCounts, type ReadContext, type ReadCounts, type Source, type SourceRead } from './sources/source';
 import { isReadError, StateStore, type DeferredState, type FileIdentity } from './stateStore';
-import { isUnchanged, type FileCursor, type TailOptions } from './tail';
+import { DEFAULT_COMPACT_LIMIT, isUnchanged, type FileCursor, type TailOptions } from './tail';
 import type { UsageEvent } from './usage';
 
 /** Per agent: whether to read it at all, and folders to read beyond its defaults. */
@@ -94,6 +94,8 @@ export class Engine {
   private readonly owners = new Map<string, Source>();
   /** When each file was last read, for sources that must not be read more often than `minReadIntervalMs`. */
   private readonly lastReadAt = new Map<string, number>();
+  /** Lines skipped as too large, per file, since this engine started. */
+  private readonly oversized = new Map<string, number>();
 
   /** Where each file was read to (a deferred load's are read now, if they were not yet). */
   get cursors(): Map<string, FileCursor> {
@@ -438,7 +440,10 @@ export class Engine {
     };
     for (const { file, source } of files) {
       if (source.minReadIntervalMs) this.lastReadAt.set(file, Date.now());
+      const oversizedBefore = plan.result.oversizedLines;
       this.applyRead(plan, source.read(file, this.cursors.get(file), context));
+      const oversized = plan.result.oversizedLines - oversizedBefore;
+      if (oversized > 0) this.oversized.set(file, (this.oversized.get(file) ?? 0) + oversized);
       plan.progress.filesDone++;
       plan.progress.bytesDone = plan.result.bytesRead;
       onProgress?.(plan.progress);
@@ -546,11 +551,27 @@ export class Engine {
       this.log(`skipped ${result.malformedLines} malformed line(s) (${result.recoveredLines} recovered from run-together records)`);
     }
     if (result.oversizedLines > 0) this.log(`skipped ${result.oversizedLines} line(s) too large to read`);
+    if (this.oversized.size > 0) this.persistentWarnings.set('oversized', this.oversizedWarning());
     result.durationMs = Date.now() - plan.started;
     this.log(
       `scanned ${result.filesRead}/${result.filesSeen} file(s), ${result.bytesRead} bytes: +${result.eventsAdded} request(s), ${result.eventsReplaced} updated, in ${result.durationMs} ms`,
     );
     return result;
+  }
+
+  /** Lines skipped for their size are skipped for good (the cursor moves past them): said for as long as this runs. */
+  private oversizedWarning(): string {
+    let lines = 0;
+    for (const count of this.oversized.values()) lines += count;
+    const files = [...this.oversized.keys()];
+    const limit = this.options.tail?.compactLimit ?? DEFAULT_COMPACT_LIMIT;
+    const size = limit >= 1 << 20 ? `${Math.round(limit / (1 << 20))} MiB` : `${Math.round(limit / 1024)} KiB`;
+    const one = lines === 1;
+    return (
+      `${lines} line${one ? '' : 's'} too large to read (over ${size} even without ${one ? 'its' : 'their'} long strings) in ` +
+      `${files.slice(0, 3).join(', ')}${files.length > 3 ? `, and ${files.length - 3} more file(s)` : ''}: ` +
+      `${one ? 'a request in it is' : 'any request in them is'} not counted`
+    );
   }
 
   warnings(): string[] {

@@ -57,7 +57,8 @@ export interface TailResult {
 const NEWLINE = 0x0a;
 const FINGERPRINT_BYTES = 32;
 const DEFAULT_BUFFER = 4 * 1024 * 1024;
-const DEFAULT_COMPACT_LIMIT = 8 * 1024 * 1024;
+/** Most bytes a line may keep once its long strings are dropped (see LineCompactor); a longer one is skipped. */
+export const DEFAULT_COMPACT_LIMIT = 8 * 1024 * 1024;
 
 let sharedBuffer: Buffer | null = null;
 

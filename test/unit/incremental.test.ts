@@ -115,6 +115,13 @@ describe('incremental reading', () => {
     const scan = engine.scan();
     assert.equal(scan.oversizedLines, 1);
     assert.equal(engine.report().totals.requests, 1);
+    // Whatever that line held is not counted: the report says so, by file, and keeps saying it after later scans.
+    const warning = /1 line too large to read \(over 64 KiB even without its long strings\) in .*\.jsonl: a request in it is not counted/;
+    assert.match(engine.report().warnings.join('\n'), warning);
+    fs.appendFileSync(transcript(S), `${assistantLine({ messageId: 'm2', output: 4 })}\n`);
+    engine.scan();
+    assert.equal(engine.report().totals.requests, 2);
+    assert.match(engine.report().warnings.join('\n'), warning);
   });
 
   it('an unreadable file or folder is reported by path and skipped; the others count', () => {
