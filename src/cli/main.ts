@@ -159,7 +159,8 @@ async function runReport(options: CliOptions): Promise<void> {
     }
   }
   phase('reported');
-  for (const warning of warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);
+  // A table lists the warnings under it; beside JSON (read by a script) they go to stderr for whoever is watching.
+  if (options.json) for (const warning of warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);
   // Exit as soon as the output is flushed: everything is saved, and tearing down a large heap only costs time.
   // Corked: one write of all the pieces where stdout is a pipe or socket (a file or TTY takes them one by one).
   process.stdout.cork();
@@ -198,8 +199,9 @@ function runWatch(options: CliOptions): void {
           const text = formatReport(report, rows);
           process.stdout.write(tty ? `\u001b[H\u001b[2J${text}\n\nWatching for changes; Ctrl+C to quit.\n` : `${text}\n\n`);
         }
+        // As for report: the table shows its warnings; beside JSON, each new set goes to stderr once.
         const warnings = report.warnings.join('\n');
-        if (warnings && warnings !== lastWarnings) process.stderr.write(`agent-spend: warning: ${warnings}\n`);
+        if (options.json && warnings && warnings !== lastWarnings) process.stderr.write(`agent-spend: warning: ${warnings}\n`);
         lastWarnings = warnings;
       },
       onLog(message) {

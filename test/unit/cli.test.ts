@@ -211,6 +211,26 @@ describe('agent-spend CLI', () => {
     assert.match(table.stdout, /times in UTC-03:00/);
   });
 
+  it('a warning is said once: in the table, or on stderr beside JSON', () => {
+    const { configDir, transcript } = claudeHome();
+    const S = '66666666-6666-4666-8666-666666666666';
+    fs.writeFileSync(transcript(S), `${assistantLine({ messageId: 'm1', output: 1, sessionId: S })}\n`);
+    const env = isolatedEnv(configDir);
+    const stateDir = tempDir('agent-spend-state-');
+    assert.equal(cli(['report', '--state-dir', stateDir], env).status, 0);
+    // A state file from a newer version: read from the logs, with a warning.
+    const file = path.join(stateDir, 'ledger.bin');
+    const bytes = fs.readFileSync(file);
+    bytes.write('"format":9', bytes.indexOf('"format":4'), 'utf8');
+    fs.writeFileSync(file, bytes);
+    const table = cli(['report', '--state-dir', stateDir], env);
+    const json = cli(['report', '--json', '--state-dir', stateDir], env);
+    const said = (text: string) => (text.match(/warning: .*newer version/g) ?? []).length;
+    assert.equal(said(table.stdout), 1, table.stdout);
+    assert.equal(said(table.stderr), 0, table.stderr);
+    assert.equal(said(json.stderr), 1, json.stderr);
+  });
+
   it('agents --json lists every agent, whether it is read and where it looks', () => {
     const home = tempDir();
     const env = { ...isolatedEnv(path.join(FIXTURES, 'subagent')), HOME: home, CODEX_HOME: path.join(home, 'codex-here') };
