@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { statFile, type StatFields } from './fastStat';
-import { FolderIndex, listingKey, unchangedBelow, type QuickIndex } from './folderIndex';
+import { FolderIndex, hasUndecodableName, listingKey, UNDECODABLE_NAME, unchangedBelow, type QuickIndex } from './folderIndex';
 import { Ledger } from './ledger';
 import { PriceBook, type PriceOverrides } from './pricing/pricing';
 import { buildReport, type Report, type ReportQuery } from './report';
@@ -498,6 +498,7 @@ export class Engine {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT') result.unreadable.push({ path: file, error: (error as Error).message });
+        else if (hasUndecodableName(file)) result.unreadable.push({ path: file, error: UNDECODABLE_NAME });
         continue;
       }
       if (!stat.isFile()) continue;
@@ -520,6 +521,7 @@ export class Engine {
     if (!read.cursor) {
       // A file deleted since it was listed is simply gone (Claude Code's cleanup), not unreadable.
       if (read.errorCode !== 'ENOENT') plan.result.unreadable.push({ path: read.file, error: read.error ?? 'unreadable' });
+      else if (hasUndecodableName(read.file)) plan.result.unreadable.push({ path: read.file, error: UNDECODABLE_NAME });
       return;
     }
     this.cursors.set(read.file, read.cursor);

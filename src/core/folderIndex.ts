@@ -8,6 +8,16 @@ import * as path from 'node:path';
 import { statFile, statMtimeMs, type StatFields } from './fastStat';
 import type { CursorStamp } from './tail';
 
+/**
+ * Node reads folder entries as UTF-8: a name that is not (bytes from another encoding) comes back with U+FFFD in
+ * place of them, and no file has that name. It is "not found" then, which must not pass for "deleted meanwhile".
+ */
+export const UNDECODABLE_NAME = 'its name is not valid UTF-8, so it cannot be opened by name: rename it to read it';
+
+export function hasUndecodableName(file: string): boolean {
+  return file.includes('\uFFFD');
+}
+
 /** What a folder held when it was listed: its mtime then, its matching files and its subfolders. */
 export type FolderListing = [mtimeMs: number, files: string[], folders: string[]];
 
@@ -116,6 +126,7 @@ export class FolderIndex {
       this.forget(key);
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT') unreadable.push({ path: dir, error: (error as Error).message });
+      else if (hasUndecodableName(dir)) unreadable.push({ path: dir, error: UNDECODABLE_NAME });
       return;
     }
     if (!listing || listing[0] !== mtimeMs) {

@@ -157,6 +157,28 @@ describe('incremental reading', () => {
     assert.ok(run.stderr.includes(lockedDir), run.stderr);
   });
 
+  it('a file or folder whose name is not valid UTF-8 is named in a warning, not skipped in silence', { skip: process.platform !== 'linux' && 'names are bytes on Linux only' }, () => {
+    const { configDir, transcript } = claudeHome();
+    fs.writeFileSync(transcript(S), `${assistantLine({ messageId: 'm1' })}\n`);
+    const projects = Buffer.from(path.join(configDir, 'projects'));
+    const badDir = Buffer.concat([projects, Buffer.from('/-bad\xff\xfe', 'latin1')]);
+    fs.mkdirSync(badDir);
+    fs.writeFileSync(Buffer.concat([badDir, Buffer.from(`/${S}.jsonl`)]), `${assistantLine({ messageId: 'm2' })}\n`);
+    const project = path.dirname(transcript(S));
+    fs.writeFileSync(Buffer.concat([Buffer.from(project), Buffer.from('/sess\xff.jsonl', 'latin1')]), `${assistantLine({ messageId: 'm3' })}\n`);
+    const engine = engineFor(configDir);
+    engine.scan();
+    assert.equal(engine.report().totals.requests, 1);
+    const warnings = engine.report().warnings.join('\n');
+    assert.match(warnings, /could not read 2 path\(s\)/);
+    assert.match(warnings, /-bad\uFFFD\uFFFD/);
+    assert.match(warnings, /sess\uFFFD\.jsonl/);
+    const log: string[] = [];
+    const again = engineFor(configDir, { log: (line) => log.push(line) });
+    again.scan();
+    assert.match(log.join('\n'), /name is not valid UTF-8/);
+  });
+
   it('tailFile throws the fs error for a file it cannot open (the engine turns it into a warning)', () => {
     assert.throws(() => tailFile('/nonexistent/agent-spend/x.jsonl', undefined, { line() {} }), /ENOENT/);
   });
