@@ -545,7 +545,7 @@ export class Engine {
         'unreadable',
         `could not read ${result.unreadable.length} path(s): ${result.unreadable
           .slice(0, 3)
-          .map((u) => u.path)
+          .map((u) => `${u.path} (${reasonOf(u)})`)
           .join(', ')}${result.unreadable.length > 3 ? ', ...' : ''}`,
       );
     }
@@ -611,6 +611,12 @@ export class Engine {
 /** Claude Code's listings keep their historical, unprefixed keys in the state file; other agents' are namespaced. */
 function namespaceOf(source: Source): string {
   return source.agent === CLAUDE_CODE ? '' : source.agent;
+}
+
+/** Why a path could not be read, without repeating the path (fs messages end with it: "EACCES: ..., open '/x'"). */
+function reasonOf({ path: file, error }: { path: string; error: string }): string {
+  const quoted = ` '${file}'`;
+  return error.endsWith(quoted) ? error.slice(0, -quoted.length).replace(/,$/, '') : error;
 }
 
 function newScanResult(unreadable: ScanResult['unreadable']): ScanResult {

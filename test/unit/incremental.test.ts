@@ -155,6 +155,7 @@ describe('incremental reading', () => {
     assert.match(run.stderr, /could not read 2 path/);
     assert.ok(run.stderr.includes(locked), run.stderr);
     assert.ok(run.stderr.includes(lockedDir), run.stderr);
+    assert.ok(run.stderr.includes(`${locked} (EACCES: permission denied, open)`), run.stderr);
   });
 
   it('a file or folder whose name is not valid UTF-8 is named in a warning, not skipped in silence', { skip: process.platform !== 'linux' && 'names are bytes on Linux only' }, () => {
@@ -172,7 +173,7 @@ describe('incremental reading', () => {
     const warnings = engine.report().warnings.join('\n');
     assert.match(warnings, /could not read 2 path\(s\)/);
     assert.match(warnings, /-bad\uFFFD\uFFFD/);
-    assert.match(warnings, /sess\uFFFD\.jsonl/);
+    assert.match(warnings, /sess\uFFFD\.jsonl \(its name is not valid UTF-8/);
     const log: string[] = [];
     const again = engineFor(configDir, { log: (line) => log.push(line) });
     again.scan();
