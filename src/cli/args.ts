@@ -6,6 +6,23 @@ import { ALL_SOURCES } from '../core/sources/registry';
 
 const AGENT_IDS = ALL_SOURCES.map((source) => source.agent);
 
+/** `text` in lines of at most `width` characters, broken at spaces. */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  return [...lines, line].join('\n');
+}
+
+const LABELS = ALL_SOURCES.map((source) => source.label);
+
 export const USAGE = `Usage:
   agent-spend report [--json] [--by session|hour|day|model|project|agent]
                      [--since YYYY-MM-DD] [--until YYYY-MM-DD]
@@ -14,10 +31,12 @@ export const USAGE = `Usage:
   agent-spend agents [--json] [agent options]     which agents are read, and from where
   agent-spend --help | --version
 
-Reads the logs of Claude Code, Codex CLI, Gemini CLI, Qwen Code, Cline, Roo Code, Kilo Code, OpenCode, Aider,
-Copilot CLI, Amp, Goose and Crush from where each keeps them (honouring CLAUDE_CONFIG_DIR, CODEX_HOME, ...) and
-reports tokens and cost per session (or per hour, day, model, project, agent). Dates are local calendar days,
-inclusive.
+${wrap(
+  `Reads the logs of ${LABELS.slice(0, -1).join(', ')} and ${LABELS[LABELS.length - 1]} from where each keeps them ` +
+    '(honouring CLAUDE_CONFIG_DIR, CODEX_HOME, ...) and reports tokens and cost per session (or per hour, day, model, ' +
+    'project, agent). Dates are local calendar days, inclusive.',
+  114,
+)}
 
   --json          one JSON object (report), or one per line on every change (watch)
   --state-dir DIR where the ledger persists (default: $AGENT_SPEND_HOME, else the XDG state dir)

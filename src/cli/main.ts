@@ -30,7 +30,7 @@ function loadPrices(options: CliOptions): PriceOverrides | undefined {
     fail(`cannot read price overrides: ${(error as Error).message}`, 2);
   }
   try {
-    return parsePriceOverrides(text, file);
+    return parsePriceOverrides(text, options.pricesFile ? file : `${file} (from AGENT_SPEND_PRICES)`);
   } catch (error) {
     fail((error as Error).message, 2);
   }

@@ -135,7 +135,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
     return path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'agent-spend');
   }
   if (process.platform === 'darwin') return path.join(home, 'Library', 'Application Support', 'agent-spend');
-  return path.join(env.XDG_STATE_HOME || path.join(home, '.local', 'state'), 'agent-spend');
+  return path.join(absoluteOrNothing(env.XDG_STATE_HOME) || path.join(home, '.local', 'state'), 'agent-spend');
 }
 
 /** $AGENT_SPEND_CACHE_DIR, else the platform's per-user cache folder (caches only save time; safe to delete). */
@@ -144,7 +144,12 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   const home = env.HOME || env.USERPROFILE || os.homedir();
   if (process.platform === 'win32') return path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'agent-spend', 'cache');
   if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'agent-spend');
-  return path.join(env.XDG_CACHE_HOME || path.join(home, '.cache'), 'agent-spend');
+  return path.join(absoluteOrNothing(env.XDG_CACHE_HOME) || path.join(home, '.cache'), 'agent-spend');
+}
+
+/** An XDG base folder as the spec has it: a relative path is invalid and ignored (it would follow the current folder). */
+function absoluteOrNothing(dir: string | undefined): string | undefined {
+  return dir && path.isAbsolute(dir) ? dir : undefined;
 }
 
 const crcTable = (() => {

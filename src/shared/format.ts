@@ -7,6 +7,8 @@ import type { Totals } from '../core/report';
 export function usd(value: number): string {
   if (value >= 1000) return `$${Math.round(value).toLocaleString('en-US')}`;
   if (value >= 100) return `$${value.toFixed(0)}`;
+  // Rounded to cents, a spend that is not nothing would read as free.
+  if (value > 0 && value < 0.005) return '<$0.01';
   return `$${value.toFixed(2)}`;
 }
 

@@ -231,6 +231,36 @@ describe('agent-spend CLI', () => {
     assert.equal(said(json.stderr), 1, json.stderr);
   });
 
+  it('--help names every agent it reads', () => {
+    const help = cli(['--help'], isolatedEnv(tempDir()));
+    assert.equal(help.status, 0);
+    const { ALL_SOURCES } = createRequire(__filename)('../../src/core/sources/registry') as typeof import('../../src/core/sources/registry');
+    for (const { label } of ALL_SOURCES) assert.ok(help.stdout.replace(/\s+/g, ' ').includes(label), `${label} in --help`);
+  });
+
+  it('a price file with a byte-order mark is read; a bad one named by $AGENT_SPEND_PRICES says where it came from', () => {
+    const { configDir } = claudeHome();
+    const file = path.join(tempDir(), 'prices.json');
+    fs.writeFileSync(file, `\ufeff${JSON.stringify({ 'my-model': { input: 3, output: 15 } })}`);
+    const ok = cli(['report', '--json', '--no-state', '--prices', file], isolatedEnv(configDir));
+    assert.equal(ok.status, 0, ok.stderr);
+    fs.writeFileSync(file, '{ not json');
+    const bad = cli(['report', '--no-state'], { ...isolatedEnv(configDir), AGENT_SPEND_PRICES: file });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /prices\.json \(from AGENT_SPEND_PRICES\): not valid JSON/);
+  });
+
+  it('a relative XDG_STATE_HOME is ignored, as the XDG spec says: the state does not land in the current folder', () => {
+    const { configDir } = claudeHome();
+    const home = tempDir('agent-spend-home-');
+    const cwd = tempDir('agent-spend-cwd-');
+    const env = { ...isolatedEnv(configDir), HOME: home, XDG_STATE_HOME: 'relstate', XDG_CACHE_HOME: 'relcache' };
+    const run = cli(['report'], env, cwd);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(fs.readdirSync(cwd), []);
+    assert.ok(fs.existsSync(path.join(home, '.local', 'state', 'agent-spend', 'ledger.bin')));
+  });
+
   it('agents --json lists every agent, whether it is read and where it looks', () => {
     const home = tempDir();
     const env = { ...isolatedEnv(path.join(FIXTURES, 'subagent')), HOME: home, CODEX_HOME: path.join(home, 'codex-here') };

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatReport } from '../../src/cli/format';
+import { usd } from '../../src/shared/format';
 import type { Report, SessionSummary } from '../../src/core/report';
 
 function session(sessionId: string, project = '/home/ana/src/shop'): SessionSummary {
@@ -72,3 +73,13 @@ function displayWidth(text: string): number {
   }
   return width;
 }
+
+describe('money', () => {
+  it('a spend under half a cent is not shown as free', () => {
+    assert.equal(usd(0), '$0.00');
+    assert.equal(usd(0.00126), '<$0.01');
+    assert.equal(usd(0.005), '$0.01');
+    assert.equal(usd(12.345), '$12.35');
+    assert.equal(usd(1234.5), '$1,235');
+  });
+});

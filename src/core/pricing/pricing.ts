@@ -341,7 +341,8 @@ export function costWith(card: RateCard, tokens: TokenCounts, fast: boolean): nu
 export function parsePriceOverrides(text: string, source: string): PriceOverrides {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    // Editors on Windows may start a UTF-8 file with a byte-order mark, which JSON does not allow.
+    data = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
     throw new Error(`${source}: not valid JSON (${(error as Error).message})`);
   }
