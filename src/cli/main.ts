@@ -265,6 +265,15 @@ function exitOnOutputError(): void {
   });
 }
 
+/** A folder named with --dir that is not there is most likely a typo: said, then read as empty. */
+function warnMissingDirs(options: CliOptions): void {
+  for (const [agent, dirs] of Object.entries(options.dirs)) {
+    for (const dir of dirs) {
+      if (!fs.existsSync(dir)) process.stderr.write(`agent-spend: warning: --dir ${agent}=${dir}: no such folder\n`);
+    }
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   let options: CliOptions;
   try {
@@ -278,6 +287,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   // `watch` saves before it quits, when its reader goes away (see runWatch).
   if (options.command !== 'watch') exitOnOutputError();
+  if (options.command === 'report' || options.command === 'watch') warnMissingDirs(options);
   switch (options.command) {
     case 'help':
       process.stdout.write(`${USAGE}\n`);

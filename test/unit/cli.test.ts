@@ -261,6 +261,14 @@ describe('agent-spend CLI', () => {
     assert.ok(fs.existsSync(path.join(home, '.local', 'state', 'agent-spend', 'ledger.bin')));
   });
 
+  it('a --dir folder that does not exist is named in a warning', () => {
+    const { configDir } = claudeHome();
+    const missing = path.join(tempDir(), 'typo');
+    const run = cli(['report', '--json', '--no-state', '--dir', `codex=${missing}`], isolatedEnv(configDir));
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`warning: --dir codex=${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such folder`));
+  });
+
   it('agents --json lists every agent, whether it is read and where it looks', () => {
     const home = tempDir();
     const env = { ...isolatedEnv(path.join(FIXTURES, 'subagent')), HOME: home, CODEX_HOME: path.join(home, 'codex-here') };
