@@ -65,7 +65,7 @@ function progressReporter(): { onProgress: (p: ScanProgress) => void; done: () =
 
 function noLogsMessage(roots: string[]): string {
   const shown = roots.length > 6 ? [...roots.slice(0, 6), `and ${roots.length - 6} more (see \`agent-spend agents\`)`] : roots;
-  return `no logs found under ${shown.join(', ')} (set CLAUDE_CONFIG_DIR, CODEX_HOME, ... or --dir if your agents keep them elsewhere)`;
+  return `no logs found under ${shown.join(', ')} (if your agents keep them elsewhere: CLAUDE_CONFIG_DIR, CODEX_HOME, ... or --dir)`;
 }
 
 /** What the agent flags ask for, as the engine's per-agent settings. */
