@@ -225,8 +225,21 @@ export class Ledger {
       this.revision++;
       return 'added';
     }
-    if (!this.isBetter(event, row)) return 'kept';
-    this.write(row, event);
+    // Which request a row stands for (its request id, main chain or side chain) is the main chain's once a main-chain
+    // line of it was read, whatever the order: a side chain's replay may carry larger figures than the response it
+    // replays, but it is not that request. Were it to take the row over, a later main-chain response under the same
+    // message id (a gateway's) would be folded into the replay instead of counted apart, as a cold scan (the parent's
+    // file before its subagents') counts it.
+    const c = this.columns;
+    const claude = event.requestTag !== 0 && c.requestTag[row] !== 0;
+    const storedSidechain = (c.flags[row] & FLAG_SIDECHAIN) !== 0;
+    if (!this.isBetter(event, row)) {
+      if (!claude || event.sidechain || !storedSidechain) return 'kept';
+      c.requestTag[row] = event.requestTag;
+      c.flags[row] &= ~FLAG_SIDECHAIN;
+    } else if (claude && event.sidechain && !storedSidechain) {
+      this.write(row, { ...event, requestTag: c.requestTag[row], sidechain: false });
+    } else this.write(row, event);
     this.revision++;
     return 'replaced';
   }
