@@ -221,6 +221,8 @@ export class LineCompactor {
   private escaped = false;
   private stringOutStart = 0;
   private stringBytes = 0;
+  /** The last byte of the current string's body (-1: none yet). */
+  private lastBodyByte = -1;
   private overflow = false;
   inputLength = 0;
 
@@ -252,7 +254,10 @@ export class LineCompactor {
         }
         this.appendString(buf, i, j);
         if (j < end) {
-          // closing quote
+          // Closing quote. A body dropped for its length keeps a last `{`: in a torn line (a crash mid-write, then the
+          // next record appended), the torn record's string runs up to the first quote of the record run into it, and
+          // that record's opening brace, kept, is where the sink's recovery finds it.
+          if (this.stringBytes > this.keepString && this.lastBodyByte === 0x7b) this.emit(0x7b);
           this.emit(0x22);
           this.inString = false;
           i = j + 1;
@@ -268,6 +273,7 @@ export class LineCompactor {
         this.escaped = false;
         this.stringOutStart = this.length;
         this.stringBytes = 0;
+        this.lastBodyByte = -1;
       }
       i++;
     }
@@ -275,6 +281,7 @@ export class LineCompactor {
 
   private appendString(buf: Buffer, start: number, end: number): void {
     const length = end - start;
+    if (length > 0) this.lastBodyByte = buf[end - 1];
     const before = this.stringBytes;
     this.stringBytes += length;
     if (this.stringBytes > this.keepString) {

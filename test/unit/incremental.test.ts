@@ -124,6 +124,29 @@ describe('incremental reading', () => {
     assert.match(engine.report().warnings.join('\n'), warning);
   });
 
+  it('a torn line longer than the read buffer, cut inside a long string, still gives back the record run into it', () => {
+    // A crash while Claude Code wrote a 5 MB tool result (a user line), then its next record appended to that line.
+    const { configDir, transcript } = claudeHome();
+    const toolResult = JSON.stringify({
+      parentUuid: null,
+      cwd: '/home/ana/src/shop',
+      sessionId: S,
+      message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'z'.repeat(5 * 1024 * 1024) }] },
+      type: 'user',
+      uuid: 'u1',
+      timestamp: '2026-07-01T10:00:00.000Z',
+    });
+    const torn = toolResult.slice(0, 4.5 * 1024 * 1024); // inside the result
+    fs.writeFileSync(transcript(S), `${torn}${assistantLine({ sessionId: S, messageId: 'msg_whole', input: 3, output: 7 })}\n`);
+    // The default 4 MiB read buffer: this line is streamed through the compactor.
+    const engine = engineFor(configDir);
+    const scan = engine.scan();
+    assert.equal(scan.malformedLines, 1);
+    // The compactor once dropped the run-in record's opening brace with the torn string's body: nothing recovered.
+    assert.equal(scan.recoveredLines, 1);
+    assert.equal(engine.report().totals.requests, 1);
+  });
+
   it('an unreadable file or folder is reported by path and skipped; the others count', () => {
     // Root reads everything, so the CLI runs as an unprivileged user when the tests run as root (as CI does).
     const dir = tempDir();
