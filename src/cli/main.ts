@@ -163,6 +163,7 @@ async function runReport(options: CliOptions): Promise<void> {
   if (options.json) for (const warning of warnings) process.stderr.write(`agent-spend: warning: ${warning}\n`);
   // Exit as soon as the output is flushed: everything is saved, and tearing down a large heap only costs time.
   // Corked: one write of all the pieces where stdout is a pipe or socket (a file or TTY takes them one by one).
+  exitOnOutputError();
   process.stdout.cork();
   for (let i = 0; i < output.length - 1; i++) process.stdout.write(output[i]);
   process.stdout.write(output[output.length - 1], (error) => {
@@ -241,6 +242,7 @@ function runAgents(options: CliOptions): void {
       folders: roots.map((dir) => ({ path: dir, exists: fs.existsSync(dir) })),
     };
   });
+  exitOnOutputError();
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ agents: rows })}\n`);
     return;
@@ -255,7 +257,8 @@ function runAgents(options: CliOptions): void {
 
 /**
  * Output that cannot be written is a failure, not a success with an empty file (`report --json > out` on a full
- * disk); a reader that went away early (`| head`) wanted no more.
+ * disk); a reader that went away early (`| head`) wanted no more. Called just before the output: making
+ * process.stdout any earlier puts its cost before the work (`watch` saves before it quits instead: see runWatch).
  */
 function exitOnOutputError(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -285,14 +288,14 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw error;
   }
-  // `watch` saves before it quits, when its reader goes away (see runWatch).
-  if (options.command !== 'watch') exitOnOutputError();
   if (options.command === 'report' || options.command === 'watch') warnMissingDirs(options);
   switch (options.command) {
     case 'help':
+      exitOnOutputError();
       process.stdout.write(`${USAGE}\n`);
       return;
     case 'version':
+      exitOnOutputError();
       process.stdout.write(`${version}\n`);
       return;
     case 'report':
