@@ -231,13 +231,13 @@ export class Ledger {
     // message id (a gateway's) would be folded into the replay instead of counted apart, as a cold scan (the parent's
     // file before its subagents') counts it.
     const c = this.columns;
-    const claude = event.requestTag !== 0 && c.requestTag[row] !== 0;
+    const tagged = event.requestTag !== 0 && c.requestTag[row] !== 0;
     const storedSidechain = (c.flags[row] & FLAG_SIDECHAIN) !== 0;
     if (!this.isBetter(event, row)) {
-      if (!claude || event.sidechain || !storedSidechain) return 'kept';
+      if (!tagged || event.sidechain || !storedSidechain) return 'kept';
       c.requestTag[row] = event.requestTag;
       c.flags[row] &= ~FLAG_SIDECHAIN;
-    } else if (claude && event.sidechain && !storedSidechain) {
+    } else if (tagged && event.sidechain && !storedSidechain) {
       this.write(row, { ...event, requestTag: c.requestTag[row], sidechain: false });
     } else this.write(row, event);
     this.revision++;

@@ -8,8 +8,8 @@ const BUCKET_MS = 900_000;
 let zoneName: string | undefined;
 
 /**
- * The local time zone: its IANA name, or `UTC±HH:MM` where TZ holds POSIX rules rather than a name (`UTC+3`,
- * `IST-5:30`), or `UTC` where it names a zone no database knows (Node then counts in UTC). Intl costs ~20 ms on first
+ * The local time zone: its IANA name, or `UTC±HH:MM` where TZ holds POSIX rules rather than a name (`UTC+3` is
+ * UTC-03:00), or `UTC` where Node counts in UTC because it knows no such zone (`Foo/Bar`, and rules with minutes). Intl costs ~20 ms on first
  * use (ICU loading), a third of a warm start, so the cheap sources come first: a $TZ name found in the system's time
  * zone files, then the /etc/localtime link on Linux and macOS.
  */

@@ -497,12 +497,6 @@ function loadDeferred(fd: number, size: number, prices: PriceBook): { whole: Loa
   // process renames a new file over this one, and what is read later must come from the same one. It is the
   // deferred reads' to close once they are done; the caller's when this throws or returns the state whole.
   let users = 0;
-  let closed = false;
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    fs.closeSync(fd);
-  };
   /**
    * One later read of the file (the rest of the reading state, the records), done once: its answer, or the damage it
    * found, stands for every later call, and its hold on the file ends with it. A read that fails for a moment (EIO,
@@ -511,12 +505,12 @@ function loadDeferred(fd: number, size: number, prices: PriceBook): { whole: Loa
   const later = <T>(load: () => T): { get: () => T; drop: () => void } => {
     users++;
     let outcome: { value: T } | { error: unknown } | undefined;
+    // Each later read ends its hold once, answered or dropped: the last one closes the file.
     const done = (): void => {
-      if (--users === 0) close();
+      if (--users === 0) fs.closeSync(fd);
     };
     const get = (): T => {
       if (!outcome) {
-        if (closed) throw Object.assign(new Error('the state file was let go before this part was read'), { code: 'ERELEASED' });
         try {
           outcome = { value: load() };
         } catch (error) {
